@@ -1,0 +1,59 @@
+"""Typed settings, read once from the environment (the template sets them; the local stack too)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nxbridge.nxcloud.client import DEFAULT_BASE_URL
+
+
+class _EnvModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
+        """Build the settings from ``env`` (default: os.environ); empty variables count as unset."""
+        source = os.environ if env is None else env
+        return cls.model_validate({k: v for k, v in source.items() if v != ""})
+
+
+class IngestSettings(_EnvModel):
+    """IngestFunction: where endpoints, secrets, the queue and the idempotency table are."""
+
+    queue_url: str = Field(alias="QUEUE_URL")
+    endpoints_parameter: str | None = Field(default=None, alias="ENDPOINTS_PARAMETER")
+    endpoints_file: str | None = Field(default=None, alias="ENDPOINTS_FILE")
+    webhook_secrets_arn: str | None = Field(default=None, alias="WEBHOOK_SECRETS_ARN")
+    idempotency_table: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE")
+    # Idempotency records outlive the longest provider retry window (Shopify retries for 48 h).
+    idempotency_ttl_seconds: int = Field(default=72 * 3600, alias="IDEMPOTENCY_TTL_SECONDS")
+    max_body_bytes: int = Field(default=1_048_576, alias="MAX_BODY_BYTES")
+    cache_seconds: int = Field(default=300, alias="PARAMETERS_CACHE_SECONDS")
+
+
+class DrainSettings(_EnvModel):
+    """DrainFunction: NXCloud target, credentials secret, batch semantics and the DLQ."""
+
+    nxcloud_base_url: str = Field(default=DEFAULT_BASE_URL, alias="NXCLOUD_BASE_URL")
+    nxcloud_secret_arn: str = Field(alias="NXCLOUD_SECRET_ARN")
+    nxcloud_type: Literal[0, 1, 2] = Field(default=1, alias="NXCLOUD_TYPE")
+    strict_binding: bool = Field(default=False, alias="NXCLOUD_STRICT_BINDING")
+    tenant_id: int | None = Field(default=None, alias="NXCLOUD_TENANT_ID")
+    app_key: str | None = Field(default=None, alias="NXCLOUD_APP_KEY")
+    dlq_url: str = Field(alias="DLQ_URL")
+    max_attempts: int = Field(default=4, ge=1, le=10, alias="NXCLOUD_MAX_ATTEMPTS")
+    connect_timeout: float = Field(default=3.05, alias="NXCLOUD_CONNECT_TIMEOUT")
+    read_timeout: float = Field(default=10.0, alias="NXCLOUD_READ_TIMEOUT")
+    cache_seconds: int = Field(default=300, alias="PARAMETERS_CACHE_SECONDS")
+
+
+class ReplaySettings(_EnvModel):
+    """ReplayFunction and the CLI: the two queues and the replay guard."""
+
+    queue_url: str = Field(alias="QUEUE_URL")
+    dlq_url: str = Field(alias="DLQ_URL")
+    max_replays: int = Field(default=3, ge=0, alias="MAX_REPLAYS")

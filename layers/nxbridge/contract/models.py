@@ -1,0 +1,315 @@
+"""Pydantic models for NXCloud's batch_create, with every field rule of CONTRACT.md.
+
+Values are normalized before they are validated (whitespace trimmed, phone punctuation dropped, lists and
+dicts turned into the strings NXCloud wants), so that what passes here is exactly what NXCloud accepts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from nxbridge.redact import PII_FIELDS, mask
+
+MAX_BATCH = 100
+
+# Fields NXCloud says must be "digits only"; users write phones with '+', spaces, dashes and brackets.
+PHONE_LIKE_FIELDS: tuple[str, ...] = (
+    "sms_phone",
+    "whats_app_phone",
+    "viber_phone",
+    "messenger",
+    "instagram",
+    "zalo",
+)
+# At least one of these must be non-empty.
+CONTACT_FIELDS: tuple[str, ...] = (
+    "sms_phone",
+    "whats_app_phone",
+    "email",
+    "viber_phone",
+    "messenger",
+    "instagram",
+    "line",
+    "zalo",
+)
+_PHONE_PUNCTUATION = re.compile(r"[\s+\-().\u00a0/]")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_GENDERS: dict[str, int] = {
+    "1": 1,
+    "m": 1,
+    "male": 1,
+    "man": 1,
+    "0": 0,
+    "f": 0,
+    "female": 0,
+    "woman": 0,
+}
+
+Str30 = Annotated[str | None, Field(default=None, max_length=30)]
+Str32 = Annotated[str | None, Field(default=None, max_length=32)]
+Str50 = Annotated[str | None, Field(default=None, max_length=50)]
+Str128 = Annotated[str | None, Field(default=None, max_length=128)]
+
+
+class Customer(BaseModel):
+    """One NXCloud customer, normalized and valid per the contract."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    full_name: str = Field(min_length=1, max_length=255)
+    first_name: Str128
+    last_name: Str128
+    sms_phone: Str30
+    whats_app_phone: Str30
+    viber_phone: Str30
+    messenger: Str32
+    instagram: Str32
+    zalo: Str32
+    line: Str50
+    country: Str50
+    email: Str50
+    address: str | None = Field(default=None, max_length=100)
+    birthday: str | None = None
+    tagStr: str | None = None
+    remark: str | None = Field(default=None, max_length=2000)
+    time_zone: str | None = None
+    gender: Literal[0, 1] | None = None
+    customize_field: str | None = None
+    belong_seat_user: Str128
+    weight: int | None = Field(default=None, ge=1, le=5)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trim_and_drop_empty(cls, data: Any) -> Any:
+        """Trim every string and treat empty values as absent, as the API page's padded example implies."""
+        if not isinstance(data, Mapping):
+            return data
+        cleaned: dict[str, Any] = {}
+        for key, raw in data.items():
+            value = raw.strip() if isinstance(raw, str) else raw
+            if value is None or value in ("", [], {}):
+                continue
+            cleaned[key] = value
+        return cleaned
+
+    @field_validator(*PHONE_LIKE_FIELDS, mode="before")
+    @classmethod
+    def _digits_only(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            return value
+        digits = _PHONE_PUNCTUATION.sub("", value)
+        if not digits.isascii() or not digits.isdigit():
+            raise ValueError("must contain digits only (spaces, '+', '-', '(', ')' are removed)")
+        return digits
+
+    @field_validator("email", mode="after")
+    @classmethod
+    def _email_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.fullmatch(value):
+            raise ValueError("is not an e-mail address")
+        return value
+
+    @field_validator("birthday", mode="before")
+    @classmethod
+    def _real_date(cls, value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if not isinstance(value, str):
+            return value
+        if not _DATE.fullmatch(value):
+            raise ValueError("must be a date as yyyy-MM-dd")
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("is not a real calendar date") from None
+        return value
+
+    @field_validator("tagStr", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        parts: list[Any]
+        if isinstance(value, list | tuple | set):
+            parts = list(value)
+        elif isinstance(value, str):
+            parts = value.split(",")
+        else:
+            return value
+        tags = [str(p).strip() for p in parts if str(p).strip()]
+        return ",".join(dict.fromkeys(tags)) or None
+
+    @field_validator("gender", mode="before")
+    @classmethod
+    def _gender(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be 1 (male) or 0 (female)")
+        key = str(value).strip().lower()
+        if key not in _GENDERS:
+            raise ValueError("must be 1 (male) or 0 (female); 'male', 'female', 'm', 'f' are accepted")
+        return _GENDERS[key]
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _weight(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be an integer from 1 to 5")
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
+    @field_validator("customize_field", mode="before")
+    @classmethod
+    def _json_object_string(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return json.dumps(dict(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise ValueError("must be a JSON object (or a string holding one)") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("must be a JSON object (or a string holding one)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_contact(self) -> Customer:
+        if not any(getattr(self, name) for name in CONTACT_FIELDS):
+            raise ValueError("at least one of " + ", ".join(CONTACT_FIELDS) + " is required")
+        return self
+
+    def to_api(self) -> dict[str, Any]:
+        """The customer as NXCloud's JSON object: absent fields left out."""
+        return self.model_dump(exclude_none=True)
+
+
+class FieldError(BaseModel):
+    """One reason a customer was refused: which field, why, and the value masked if it is PII."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    reason: str
+    value: str | None = None
+
+
+class CustomerValidationError(ValueError):
+    """A customer failed the contract; ``errors`` says field by field why."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
+        self.errors = errors
+
+
+def _shown_value(field: str, value: Any) -> str | None:
+    if value is None or isinstance(value, Mapping | list):
+        return None
+    if field in PII_FIELDS:
+        return mask(value)
+    text = str(value)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def field_errors(exc: ValidationError, data: Mapping[str, Any] | None = None) -> list[FieldError]:
+    """Turn a pydantic ValidationError into FieldErrors that never echo raw PII."""
+    errors: list[FieldError] = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in err["loc"]]
+        field = ".".join(loc) if loc else "customer"
+        reason = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "is not a field NXCloud knows"
+        raw = data.get(loc[0]) if data is not None and loc else None
+        errors.append(FieldError(field=field, reason=reason, value=_shown_value(loc[0] if loc else "", raw)))
+    return errors
+
+
+def validate_customer(data: Mapping[str, Any]) -> Customer:
+    """Normalize and validate one customer; raise CustomerValidationError with field-level reasons."""
+    try:
+        return Customer.model_validate(data)
+    except ValidationError as exc:
+        raise CustomerValidationError(field_errors(exc, data)) from None
+
+
+class BatchCreateRequest(BaseModel):
+    """The batch_create body: 1..100 customers for one tenant and app."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal[0, 1, 2]
+    tenant_id: int
+    app_key: str = Field(min_length=1)
+    strict_binding: bool = False
+    customers: list[Customer] = Field(min_length=1, max_length=MAX_BATCH)
+
+    def to_body(self) -> bytes:
+        """Serialize once, compactly, UTF-8 with non-ASCII kept: these are the bytes signed and sent."""
+        payload = {
+            "type": self.type,
+            "tenant_id": self.tenant_id,
+            "app_key": self.app_key,
+            "strict_binding": self.strict_binding,
+            "customers": [c.to_api() for c in self.customers],
+        }
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class FailItem(BaseModel):
+    """A record NXCloud rejected: ``index`` is its position in the request's customers array."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    index: int
+    errorCode: int
+    errorMessage: str | None = None
+
+
+class SuccessItem(BaseModel):
+    """A record NXCloud stored; customerId is a 64-bit integer and stays exact."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    index: int
+    customerId: int
+    whatsAppPhone: str | None = None
+
+
+class BatchCreateResult(BaseModel):
+    """``data`` of a code-0 answer."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    totalCount: int = 0
+    successCount: int = 0
+    failCount: int = 0
+    failItems: list[FailItem] = Field(default_factory=list)
+    successItems: list[SuccessItem] = Field(default_factory=list)
+
+
+class BatchCreateResponse(BaseModel):
+    """NXCloud's envelope: code 0 with data, or a non-zero code for the whole request."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: int
+    message: str | None = None
+    traceId: str | None = None
+    data: BatchCreateResult | None = None

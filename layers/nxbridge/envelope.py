@@ -1,0 +1,79 @@
+"""The queue message (one customer) and the DLQ record (the envelope plus why it was not delivered)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nxbridge.contract import Customer
+
+# Where in the pipeline a record failed. ``redrive`` is what the replay tool shows for messages that
+# SQS itself moved to the DLQ after maxReceiveCount: those carry the bare envelope and no reason.
+Stage = Literal["decode", "nxcloud", "bisect", "config", "redrive", "replay"]
+
+
+def utcnow() -> dt.datetime:
+    """Aware UTC now; the one clock envelopes use."""
+    return dt.datetime.now(dt.UTC)
+
+
+class FailureReason(BaseModel):
+    """Why a record was not delivered: machine-readable first, a human message second."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    stage: Stage
+    errorCode: str
+    errorMessage: str
+    traceId: str | None = None
+    attempts: int = 1
+    failed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Envelope(BaseModel):
+    """One accepted customer on its way to NXCloud; the SQS message body."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    v: Literal[1] = 1
+    endpoint: str
+    kind: str
+    delivery_id: str | None = None
+    received_at: dt.datetime = Field(default_factory=utcnow)
+    trace_id: str | None = None
+    customer: Customer
+    replay_count: int = 0
+    history: list[FailureReason] = Field(default_factory=list)
+
+    def to_message(self) -> str:
+        """The SQS message body."""
+        return self.model_dump_json(exclude_none=True)
+
+
+class DlqRecord(BaseModel):
+    """A DLQ message body written by the bridge: the envelope (or the raw body it could not decode) + error."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    v: Literal[1] = 1
+    envelope: Envelope | None = None
+    raw_body: str | None = None
+    error: FailureReason
+    source_message_id: str | None = None
+
+    def to_message(self) -> str:
+        """The DLQ message body."""
+        return self.model_dump_json(exclude_none=True)
+
+
+def dlq_message_attributes(record: DlqRecord) -> dict[str, Any]:
+    """SQS message attributes that let tools filter the DLQ without parsing bodies."""
+    attrs: dict[str, Any] = {
+        "stage": {"DataType": "String", "StringValue": record.error.stage},
+        "errorCode": {"DataType": "String", "StringValue": record.error.errorCode},
+    }
+    if record.envelope is not None:
+        attrs["endpoint"] = {"DataType": "String", "StringValue": record.envelope.endpoint}
+    return attrs

@@ -1,0 +1,1 @@
+"""NXCloud transport: request signing and the batch_create client."""

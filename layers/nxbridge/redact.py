@@ -1,0 +1,100 @@
+"""PII masking: the one place that decides what a phone, e-mail, name or secret looks like in output."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+# Customer fields that identify a person. Anything keyed by one of these is masked wherever it is printed.
+PII_FIELDS: frozenset[str] = frozenset(
+    {
+        "full_name",
+        "first_name",
+        "last_name",
+        "name",
+        "sms_phone",
+        "whats_app_phone",
+        "whatsAppPhone",
+        "viber_phone",
+        "messenger",
+        "instagram",
+        "zalo",
+        "line",
+        "email",
+        "phone",
+        "address",
+        "address1",
+        "address2",
+        "birthday",
+        "belong_seat_user",
+        "customize_field",
+        "remark",
+        "note",
+    }
+)
+SECRET_FIELDS: frozenset[str] = frozenset(
+    {"accessSecret", "access_secret", "secret", "secrets", "signing_secret", "password", "token", "sign"}
+)
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Log keys Powertools itself writes; they carry no PII and must stay readable (timestamps, ids).
+STRUCTURAL_KEYS: frozenset[str] = frozenset(
+    {
+        "level",
+        "location",
+        "timestamp",
+        "service",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "xray_trace_id",
+        "sampling_rate",
+        "correlation_id",
+    }
+)
+_SECRET_LIKE = re.compile(r"whsec_[A-Za-z0-9+/=]+")
+
+
+def mask(value: Any) -> str:
+    """Mask a PII value, keeping only its length class and last two characters for support look-ups."""
+    text = "" if value is None else str(value)
+    if len(text) <= 4:
+        return "***"
+    return "***" + text[-2:]
+
+
+def scrub_text(text: str) -> str:
+    """Mask e-mail addresses, phone-like digit runs and webhook secrets inside free text."""
+    text = _EMAIL.sub(lambda m: mask(m.group(0)), text)
+    text = _SECRET_LIKE.sub("***", text)
+    return _DIGITS.sub(_mask_phone_like, text)
+
+
+def _mask_phone_like(match: re.Match[str]) -> str:
+    run = match.group(0)
+    digits = sum(ch.isdigit() for ch in run)
+    if digits < 7 or _DATE.fullmatch(run.strip()):
+        return run
+    return mask(run)
+
+
+def redact(obj: Any, *, _key: str | None = None) -> Any:
+    """Return a copy of ``obj`` with PII values masked and secrets removed, recursively."""
+    if _key in STRUCTURAL_KEYS:
+        return obj
+    if _key in SECRET_FIELDS:
+        return "***"
+    if _key in PII_FIELDS and obj is not None and not isinstance(obj, Mapping | list):
+        return mask(obj)
+    if isinstance(obj, Mapping):
+        return {k: redact(v, _key=str(k)) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [redact(v, _key=_key) for v in obj]
+    if isinstance(obj, str):
+        return scrub_text(obj)
+    return obj
