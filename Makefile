@@ -31,7 +31,7 @@ lint: $(STAMP)  ## ruff
 
 typecheck: $(STAMP)  ## mypy (strict) on the shared package and the handlers
 	$(BIN)/mypy
-	$(BIN)/mypy functions
+	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
 
 unit: $(STAMP)  ## pytest only
 	$(BIN)/pytest -q
