@@ -25,7 +25,9 @@ def test_redact_masks_pii_keys_and_removes_secrets_recursively() -> None:
 
 
 def test_free_text_loses_emails_phones_and_webhook_secrets_but_keeps_dates() -> None:
-    text = scrub_text("from zhang.san@example.com tel +86 181-6372-5558 key whsec_MfKQ9r8GKYqrTwjUPD8ILPZI on 2026-11-25")
+    text = scrub_text(
+        "from zhang.san@example.com tel +86 181-6372-5558 key whsec_MfKQ9r8GKYqrTwjUPD8ILPZI on 2026-11-25"
+    )
     assert "zhang.san" not in text
     assert "6372" not in text
     assert "whsec_" not in text
