@@ -177,12 +177,18 @@ class Customer(BaseModel):
     @field_validator("customize_field", mode="before")
     @classmethod
     def _json_object_string(cls, value: Any) -> Any:
+        # NaN/Infinity are Python's JSON extensions, not JSON: NXCloud's parser refuses them.
         if isinstance(value, Mapping):
-            return json.dumps(dict(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+            try:
+                return json.dumps(
+                    dict(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+                )
+            except (TypeError, ValueError):
+                raise ValueError("must be a JSON object (or a string holding one)") from None
         if not isinstance(value, str):
             return value
         try:
-            parsed = json.loads(value)
+            parsed = json.loads(value, parse_constant=_reject_json_constant)
         except ValueError:
             raise ValueError("must be a JSON object (or a string holding one)") from None
         if not isinstance(parsed, dict):
@@ -198,6 +204,10 @@ class Customer(BaseModel):
     def to_api(self) -> dict[str, Any]:
         """The customer as NXCloud's JSON object: absent fields left out."""
         return self.model_dump(exclude_none=True)
+
+
+def _reject_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 class FieldError(BaseModel):

@@ -1,0 +1,134 @@
+"""parse_response: every NXCloud answer becomes a typed, classified outcome, without any network."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nxbridge.nxcloud.client import (
+    CODE_CLASSES,
+    Delivered,
+    FailureClass,
+    RequestFailed,
+    classify_code,
+    parse_response,
+)
+
+TRACE = "56bf81643292cd6a89ecde64ae00db13"
+# Raw text, not json.dumps of a float: the ids are above 2**53 and must survive digit for digit.
+SUCCESS = (
+    b'{"code":0,"message":null,"traceId":"de31e85fdcc9489f9a7b8c99193b9a93","data":{"totalCount":3,'
+    b'"successCount":2,"failCount":1,"failItems":[{"index":1,"errorCode":12148,"errorMessage":"The belonging seat '
+    b'agent1 does not exist. Please go to Management->Members to confirm"}],"successItems":[{"index":0,'
+    b'"customerId":1214631327620775936,"whatsAppPhone":"8618163725558"},{"index":2,'
+    b'"customerId":9007199254740993,"whatsAppPhone":null}]}}'
+)
+
+
+def _error(code: int, message: str | None = "boom") -> bytes:
+    return json.dumps({"code": code, "message": message, "traceId": TRACE, "data": None}).encode()
+
+
+def test_code_zero_is_delivered_with_exact_customer_ids_and_per_index_items() -> None:
+    outcome = parse_response(200, SUCCESS, 12.5)
+
+    assert isinstance(outcome, Delivered)
+    assert outcome.trace_id == "de31e85fdcc9489f9a7b8c99193b9a93"
+    assert outcome.latency_ms == 12.5
+    assert [(s.index, s.customerId) for s in outcome.result.successItems] == [
+        (0, 1214631327620775936),
+        (2, 9007199254740993),
+    ]
+    assert float(9007199254740993) != 9007199254740993  # the second id is not representable as a float
+    assert [(f.index, f.errorCode) for f in outcome.result.failItems] == [(1, 12148)]
+    assert outcome.result.totalCount == 3
+
+
+def test_code_zero_without_data_is_retryable() -> None:
+    outcome = parse_response(200, b'{"code":0,"message":null,"traceId":"t","data":null}')
+
+    assert isinstance(outcome, RequestFailed)
+    assert outcome.failure is FailureClass.RETRYABLE
+    assert outcome.code == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (1001, FailureClass.CONFIG),
+        (1002, FailureClass.RECORD),
+        (1003, FailureClass.AUTH),
+        (1004, FailureClass.RETRYABLE),
+        (1005, FailureClass.AUTH),
+        (12148, FailureClass.RECORD),
+        (99999, FailureClass.RECORD),
+        (-1, FailureClass.RECORD),
+    ],
+)
+def test_whole_request_codes_are_classified_per_the_contract(code: int, expected: FailureClass) -> None:
+    outcome = parse_response(200, _error(code, "the message"))
+
+    assert isinstance(outcome, RequestFailed)
+    assert outcome.failure is expected
+    assert outcome.code == code
+    assert outcome.error_code == str(code)
+    assert outcome.message == "the message"
+    assert outcome.trace_id == TRACE
+    assert outcome.http_status == 200
+
+
+def test_a_null_message_becomes_an_empty_string() -> None:
+    outcome = parse_response(200, _error(1003, None))
+
+    assert isinstance(outcome, RequestFailed)
+    assert outcome.message == ""
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_throttling_and_server_errors_are_retryable_whatever_the_body(status: int) -> None:
+    # Even an NXCloud-shaped body: the status decides, nothing was necessarily stored.
+    outcome = parse_response(status, _error(1003))
+
+    assert isinstance(outcome, RequestFailed)
+    assert outcome.failure is FailureClass.RETRYABLE
+    assert outcome.code is None
+    assert outcome.http_status == status
+    assert outcome.error_code == f"http_{status}"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"<html>upstream hiccup", b"", b"[]", b'{"status":"ok"}', b'{"code":"zero"}', b"\xff\xfe"],
+)
+def test_a_200_that_is_not_nxcloud_json_is_retryable(content: bytes) -> None:
+    outcome = parse_response(200, content)
+
+    assert isinstance(outcome, RequestFailed)
+    assert outcome.failure is FailureClass.RETRYABLE
+    assert outcome.code is None
+    assert outcome.error_code == "http_200"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 415])
+def test_a_client_error_without_nxcloud_json_is_configuration(status: int) -> None:
+    outcome = parse_response(status, b"<html>Not Found</html>")
+
+    assert isinstance(outcome, RequestFailed)
+    assert outcome.failure is FailureClass.CONFIG
+
+
+def test_a_request_timeout_status_without_json_is_retryable() -> None:
+    outcome = parse_response(408, b"Request Timeout")
+
+    assert isinstance(outcome, RequestFailed)
+    assert outcome.failure is FailureClass.RETRYABLE
+
+
+def test_a_transport_failure_without_status_or_code_reports_transport() -> None:
+    assert RequestFailed(FailureClass.RETRYABLE, None, "timeout").error_code == "transport"
+
+
+def test_classify_code_knows_the_contract_codes_and_isolates_unknown_ones() -> None:
+    assert {code: classify_code(code) for code in CODE_CLASSES} == CODE_CLASSES
+    assert classify_code(424242) is FailureClass.RECORD
