@@ -36,7 +36,7 @@ typecheck: $(STAMP)  ## mypy (strict) on the shared package and the handlers
 unit: $(STAMP)  ## pytest only
 	$(BIN)/pytest -q
 
-test: lint typecheck  ## the whole suite: ruff, mypy, template checks, pytest
+test: lint typecheck template-check build  ## the whole suite: ruff, mypy, template checks, sam build, pytest
 	$(BIN)/pytest -q
 
 bench: $(STAMP)  ## benchmarks; figures go to docs/benchmarks.md
@@ -44,3 +44,39 @@ bench: $(STAMP)  ## benchmarks; figures go to docs/benchmarks.md
 
 clean:  ## remove build output and virtual environments
 	rm -rf .aws-sam $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache
+
+# ---- AWS: template checks, build, deploy. The SAM CLI (with cfn-lint) and checkov pin conflicting boto3
+# versions, so each lives in its own venv under .venv-tools/, created on first use; .venv stays clean.
+SAM_VERSION      := 1.170.0
+CFN_LINT_VERSION := 1.58.0
+CHECKOV_VERSION  := 3.3.30
+SAM_ENV          := $(TOOLS)/sam
+CHECKOV_ENV      := $(TOOLS)/checkov
+SAM_STAMP        := $(SAM_ENV)/.installed-$(SAM_VERSION)-$(CFN_LINT_VERSION)
+CHECKOV_STAMP    := $(CHECKOV_ENV)/.installed-$(CHECKOV_VERSION)
+SAM              := SAM_CLI_TELEMETRY=0 $(SAM_ENV)/bin/sam
+# Validation needs a region but no credentials; deploy asks for yours.
+REGION           ?= eu-west-1
+LAMBDA_RUNTIME   := $(shell awk '$$1 == "Runtime:" {print $$2; exit}' template.yaml)
+
+$(SAM_STAMP):
+	test -x $(SAM_ENV)/bin/python || $(PYTHON) -m venv $(SAM_ENV)
+	$(SAM_ENV)/bin/python -m pip install -qq 'aws-sam-cli==$(SAM_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
+	touch $@
+
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_ENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_ENV)
+	$(CHECKOV_ENV)/bin/python -m pip install -qq 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+template-check: $(SAM_STAMP) $(CHECKOV_STAMP)  ## sam validate --lint, cfn-lint, checkov on template.yaml (offline)
+	$(SAM) validate --lint --region $(REGION) --template template.yaml
+	$(SAM_ENV)/bin/cfn-lint --include-checks I -- template.yaml
+	$(CHECKOV_ENV)/bin/checkov --file template.yaml --framework cloudformation secrets --quiet --compact --skip-download
+
+build: $(SAM_STAMP)  ## sam build (no Docker, no local python3.13), then check the layer's aarch64 wheels
+	$(SAM) build
+	$(PYTHON) tools/check_layer.py --runtime $(LAMBDA_RUNTIME)
+
+deploy: build  ## sam deploy --guided (asks for stack name, region and parameters; saves them to samconfig.toml)
+	$(SAM) deploy --guided

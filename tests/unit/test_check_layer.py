@@ -1,0 +1,102 @@
+"""tools/check_layer.py tells a Lambda-ready layer from one built for the wrong machine or Python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tools.check_layer import EM_AARCH64, check_layer, main
+
+EM_X86_64 = 62
+TAG = ".cpython-313-aarch64-linux-gnu.so"
+
+
+def elf(machine: int) -> bytes:
+    """The first bytes of a 64-bit little-endian ELF shared object for ``machine``."""
+    return b"\x7fELF" + bytes([2, 1, 1]) + bytes(9) + (3).to_bytes(2, "little") + machine.to_bytes(2, "little")
+
+
+@pytest.fixture
+def requirements(tmp_path: Path) -> Path:
+    path = tmp_path / "requirements.txt"
+    path.write_text("# pinned\npydantic-core==2.0.1\naws-lambda-powertools[tracer]==3.1.0  # logging\n")
+    return path
+
+
+@pytest.fixture
+def layer(tmp_path: Path) -> Path:
+    """A layer as sam build leaves it for python3.13 on arm64."""
+    site = tmp_path / "layer" / "python"
+    (site / "nxbridge").mkdir(parents=True)
+    (site / "nxbridge" / "__init__.py").write_text("")
+    (site / "pydantic_core").mkdir()
+    (site / "pydantic_core" / f"_pydantic_core{TAG}").write_bytes(elf(EM_AARCH64))
+    (site / "pydantic_core-2.0.1.dist-info").mkdir()
+    (site / "aws_lambda_powertools-3.1.0.dist-info").mkdir()
+    return tmp_path / "layer"
+
+
+def test_a_layer_built_for_the_runtime_passes(layer: Path, requirements: Path) -> None:
+    report = check_layer(layer, "python3.13", requirements)
+    assert report.problems == []
+    assert (report.extensions, report.distributions) == (1, 2)
+
+
+def test_an_x86_64_extension_is_rejected(layer: Path, requirements: Path) -> None:
+    (layer / "python" / "pydantic_core" / f"_pydantic_core{TAG}").write_bytes(elf(EM_X86_64))
+    (problem,) = check_layer(layer, "python3.13", requirements).problems
+    assert "ELF machine 62" in problem
+
+
+def test_an_extension_for_another_python_is_rejected(layer: Path, requirements: Path) -> None:
+    (layer / "python" / "pydantic_core" / f"_pydantic_core{TAG}").rename(
+        layer / "python" / "pydantic_core" / "_pydantic_core.cpython-311-aarch64-linux-gnu.so"
+    )
+    (problem,) = check_layer(layer, "python3.13", requirements).problems
+    assert "not built for CPython 3.13 on aarch64" in problem
+
+
+def test_botocore_and_dev_only_modules_are_rejected(layer: Path, requirements: Path) -> None:
+    (layer / "python" / "botocore-1.35.0.dist-info").mkdir()
+    (layer / "python" / "nxbridge" / "simulator.py").write_text("")
+    problems = check_layer(layer, "python3.13", requirements).problems
+    assert len(problems) == 2
+    assert any("botocore-1.35.0" in p for p in problems)
+    assert any("nxbridge/simulator.py" in p for p in problems)
+
+
+def test_a_missing_or_different_pin_is_reported(layer: Path, requirements: Path) -> None:
+    (layer / "python" / "aws_lambda_powertools-3.1.0.dist-info").rename(
+        layer / "python" / "aws_lambda_powertools-3.2.0.dist-info"
+    )
+    (layer / "python" / "pydantic_core-2.0.1.dist-info").rmdir()
+    problems = check_layer(layer, "python3.13", requirements).problems
+    assert sorted(problems) == [
+        "aws_lambda_powertools-3.2.0 installed, aws_lambda_powertools==3.1.0 pinned",
+        "pydantic_core==2.0.1 from the requirements is not installed",
+    ]
+
+
+def test_bytecode_from_the_build_machine_is_rejected(layer: Path, requirements: Path) -> None:
+    (layer / "python" / "nxbridge" / "__pycache__").mkdir()
+    (problem,) = check_layer(layer, "python3.13", requirements).problems
+    assert "__pycache__" in problem
+
+
+def test_the_command_exits_nonzero_when_nothing_was_built(tmp_path: Path, requirements: Path) -> None:
+    assert main(["--layer", str(tmp_path / "missing"), "--requirements", str(requirements)]) == 1
+
+
+def test_a_module_importing_an_excluded_module_is_reported(layer: Path, requirements: Path) -> None:
+    (layer / "python" / "nxbridge" / "drain.py").write_text("from nxbridge.simulator import Simulator\n")
+    # sam build puts each function beside the layer, as .aws-sam/build/<Function>/app.py.
+    (layer.parent / "IngestFunction").mkdir()
+    (layer.parent / "IngestFunction" / "app.py").write_text(
+        "from nxbridge import local\nfrom nxbridge.drain import x\n"
+    )
+    problems = check_layer(layer, "python3.13", requirements).problems
+    assert sorted(problems) == [
+        "app.py imports nxbridge.local, which is not in the layer",
+        "drain.py imports nxbridge.simulator, which is not in the layer",
+    ]

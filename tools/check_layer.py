@@ -1,0 +1,176 @@
+"""Check the layer `sam build` produced: aarch64 extensions for the runtime's CPython, the pinned
+distributions, the nxbridge package without its development-only parts (and no module that needs them),
+and nothing the runtime ships.
+
+Usage: python tools/check_layer.py [--layer .aws-sam/build/SharedLayer] [--runtime python3.13]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EM_AARCH64 = 183
+ELF_MAGIC = b"\x7fELF"
+# The Lambda runtime ships these (boto3 and its dependencies); a copy in the layer only adds weight and skew.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "python_dateutil", "six"})
+DEV_ONLY = frozenset({"pip", "setuptools", "wheel", "moto", "pytest", "mypy", "ruff", "hypothesis"})
+DEV_ONLY_PATHS = ("nxbridge/simulator.py", "nxbridge/local")
+MAX_LAYER_BYTES = 100 * 1024 * 1024  # Lambda allows 250 MB unzipped for code and all layers together.
+
+
+def normalize(name: str) -> str:
+    """A distribution name as dist-info directories spell it (PEP 503 normalization, underscores)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def read_pins(requirements: Path) -> dict[str, str]:
+    """``name==version`` lines of a requirements file, keyed by normalized name."""
+    pins: dict[str, str] = {}
+    for raw in requirements.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)", line)
+        if match is None:
+            raise ValueError(f"{requirements}: not an exact pin: {line!r}")
+        pins[normalize(match.group(1))] = match.group(3)
+    return pins
+
+
+def elf_machine(path: Path) -> int | None:
+    """The ELF e_machine of a shared object, or None when the file is not a 64-bit little-endian ELF."""
+    header = path.read_bytes()[:20]
+    if len(header) < 20 or header[:4] != ELF_MAGIC or header[4] != 2 or header[5] != 1:
+        return None
+    return int.from_bytes(header[18:20], "little")
+
+
+def _imports(path: Path, package: str) -> list[tuple[str, str | None]]:
+    """(module, name) pairs a file imports: name is None for ``import m``, else the name taken ``from m``."""
+    found: list[tuple[str, str | None]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            found += [(base, alias.name) for alias in node.names]
+    return found
+
+
+def unresolved_imports(site: Path, handlers: Sequence[Path]) -> list[str]:
+    """``nxbridge`` modules imported by the layer's package or the handlers that the layer does not contain."""
+
+    def module_file(name: str) -> Path | None:
+        base = site.joinpath(*name.split("."))
+        return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+    sources = [(p, ".".join(p.relative_to(site).with_suffix("").parts[:-1])) for p in (site / "nxbridge").rglob("*.py")]
+    sources += [(p, "") for p in handlers]
+    problems = []
+    for path, package in sources:
+        for module, name in _imports(path, package):
+            if module.split(".")[0] != "nxbridge":
+                continue
+            found = module_file(module)
+            if found is None:
+                problems.append(f"{path.name} imports {module}, which is not in the layer")
+            elif (
+                found.name == "__init__.py"
+                and name not in (None, "*")
+                and module_file(f"{module}.{name}") is None
+                and not re.search(rf"\b{re.escape(name)}\b", found.read_text(encoding="utf-8"))
+            ):
+                # ``from package import x``: x must be a submodule in the layer or a name the package defines.
+                problems.append(f"{path.name} imports {module}.{name}, which is not in the layer")
+    return problems
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the check found: problems (empty when the layer is fine) and a few figures."""
+
+    problems: list[str]
+    extensions: int
+    distributions: int
+    size_bytes: int
+
+
+def check_layer(layer_dir: Path, runtime: str, requirements: Path) -> Report:
+    """Inspect a built layer directory (the one holding ``python/``) for a Lambda runtime like python3.13."""
+    problems: list[str] = []
+    site = layer_dir / "python"
+    if not site.is_dir():
+        return Report([f"{site} does not exist: run sam build first"], 0, 0, 0)
+    version = runtime.removeprefix("python").replace(".", "")
+    expected_tag = f".cpython-{version}-aarch64-linux-gnu.so"
+
+    if not (site / "nxbridge" / "__init__.py").is_file():
+        problems.append("python/nxbridge is missing: the handlers import it from the layer")
+    problems += [f"development-only {rel} is in the layer" for rel in DEV_ONLY_PATHS if (site / rel).exists()]
+    # sam build puts each function's code beside the layer: .aws-sam/build/<Function>/app.py.
+    problems += unresolved_imports(site, sorted(layer_dir.parent.glob("*/app.py")))
+
+    installed = {
+        normalize(path.name.removesuffix(".dist-info").rsplit("-", 1)[0]): path.name.removesuffix(".dist-info")
+        for path in site.glob("*.dist-info")
+    }
+    for name, version_pin in read_pins(requirements).items():
+        found = installed.get(name)
+        if found is None:
+            problems.append(f"{name}=={version_pin} from the requirements is not installed")
+        elif found.rsplit("-", 1)[1] != version_pin:
+            problems.append(f"{found} installed, {name}=={version_pin} pinned")
+    for name in sorted(installed.keys() & (RUNTIME_PROVIDED | DEV_ONLY)):
+        problems.append(f"{installed[name]} must not be in the layer (the runtime ships it, or it is a dev tool)")
+
+    extensions = sorted(site.rglob("*.so"))
+    if not extensions:
+        problems.append("no extension modules found: pydantic-core alone should bring one")
+    for so in extensions:
+        rel = so.relative_to(layer_dir)
+        if not (so.name.endswith(expected_tag) or so.name.endswith(".abi3.so")):
+            problems.append(f"{rel}: not built for CPython {runtime.removeprefix('python')} on aarch64")
+        machine = elf_machine(so)
+        if machine != EM_AARCH64:
+            problems.append(f"{rel}: ELF machine {machine}, expected {EM_AARCH64} (aarch64)")
+
+    compiled = [p for p in site.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
+    problems += [f"{p.relative_to(layer_dir)}: bytecode built for the build machine's Python" for p in compiled[:5]]
+
+    size = sum(p.stat().st_size for p in layer_dir.rglob("*") if p.is_file())
+    if size > MAX_LAYER_BYTES:
+        problems.append(f"layer is {size / 2**20:.0f} MiB unzipped, over the {MAX_LAYER_BYTES / 2**20:.0f} MiB budget")
+    return Report(problems, len(extensions), len(installed), size)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print what the check found; exit 1 on any problem."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--layer", type=Path, default=ROOT / ".aws-sam" / "build" / "SharedLayer")
+    parser.add_argument("--runtime", default="python3.13", help="the functions' Lambda runtime")
+    parser.add_argument("--requirements", type=Path, default=ROOT / "layers" / "requirements.txt")
+    args = parser.parse_args(argv)
+    report = check_layer(args.layer, args.runtime, args.requirements)
+    for problem in report.problems:
+        sys.stderr.write(f"check_layer: {problem}\n")
+    if report.problems:
+        return 1
+    sys.stdout.write(
+        f"check_layer: OK: {report.extensions} aarch64 extension modules for {args.runtime}, "
+        f"{report.distributions} distributions, {report.size_bytes / 2**20:.1f} MiB unzipped\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
