@@ -40,9 +40,12 @@ SECRET_FIELDS: frozenset[str] = frozenset(
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Log keys Powertools itself writes; they carry no PII and must stay readable (timestamps, ids).
+# Log keys Powertools itself writes, and the machine ids the drain logs (SQS message ids, NXCloud trace ids):
+# they carry no PII and must stay readable for correlation, even when a UUID holds a phone-like digit run.
 STRUCTURAL_KEYS: frozenset[str] = frozenset(
     {
+        "messageId",
+        "traceId",
         "level",
         "location",
         "timestamp",

@@ -1,0 +1,483 @@
+"""Drain orchestration: decode a batch of queue messages, deliver it to NXCloud in one call, account for each one.
+
+Every message ends in exactly one of three places: stored in NXCloud (acknowledged), in the DLQ with a reason
+(acknowledged), or in ``batchItemFailures`` (SQS delivers it again). The clients are injected: the handler builds
+them with :meth:`Drainer.from_settings`, tests and the local stack pass moto and the simulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from nxbridge import observability
+from nxbridge.config import DrainSettings
+from nxbridge.contract import BatchCreateRequest
+from nxbridge.contract.models import field_errors
+from nxbridge.envelope import DlqRecord, Envelope, FailureReason, Stage, dlq_message_attributes, utcnow
+from nxbridge.nxcloud.client import (
+    Delivered,
+    FailureClass,
+    NXCloudClient,
+    NXCloudCredentials,
+    Outcome,
+    RequestFailed,
+)
+from nxbridge.observability import SERVICE, logger, metrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+# Full-jitter exponential backoff between attempts of one request.
+BACKOFF_BASE_SECONDS = 0.2
+BACKOFF_CAP_SECONDS = 5.0
+# Time kept back after the last NXCloud call for the DLQ sends and the response.
+DEADLINE_MARGIN_MS = 1500
+DLQ_SEND_ATTEMPTS = 3
+SQS_BATCH_MAX_ENTRIES = 10
+SQS_BATCH_MAX_BYTES = 256 * 1024
+ERROR_MESSAGE_MAX_CHARS = 1000
+
+
+class CredentialsUnavailable(Exception):
+    """The NXCloud secret could not be read or does not hold valid credentials."""
+
+
+class CredentialsSource(Protocol):
+    """Where the drain gets NXCloud credentials; ``refresh`` bypasses any cache."""
+
+    def get(self, *, refresh: bool = False) -> NXCloudCredentials:
+        """The current credentials; raise CredentialsUnavailable when there are none."""
+        ...
+
+
+class BatchSender(Protocol):
+    """The one NXCloud call the drain makes (``NXCloudClient`` in production)."""
+
+    def batch_create(self, request: BatchCreateRequest, credentials: NXCloudCredentials) -> Outcome:
+        """Send one batch and classify the answer."""
+        ...
+
+
+class SecretCredentials:
+    """NXCloud credentials from one Secrets Manager secret, cached across invocations by Powertools parameters."""
+
+    def __init__(self, provider: SecretsProvider, secret_arn: str, max_age: int) -> None:
+        self._provider = provider
+        self._secret_arn = secret_arn
+        self._max_age = max_age
+
+    def get(self, *, refresh: bool = False) -> NXCloudCredentials:
+        """The secret's credentials, from the cache unless ``refresh`` or the cache is older than ``max_age``."""
+        try:
+            raw = self._provider.get(self._secret_arn, max_age=self._max_age, transform="json", force_fetch=refresh)
+            return NXCloudCredentials.model_validate(raw)
+        except (GetParameterError, TransformParameterError) as exc:
+            raise CredentialsUnavailable(f"cannot read the NXCloud secret: {type(exc).__name__}") from None
+        except ValidationError as exc:
+            fields = ", ".join(e.field for e in field_errors(exc))
+            raise CredentialsUnavailable(f"the NXCloud secret lacks valid fields: {fields}") from None
+
+
+@dataclass(frozen=True)
+class _Item:
+    message_id: str
+    receive_count: int
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
+class Synced:
+    """A message whose customer NXCloud stored."""
+
+    message_id: str
+    customer_id: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message whose DLQ record is to be (or was) written."""
+
+    message_id: str
+    record: DlqRecord
+
+
+@dataclass
+class DrainResult:
+    """Where each message of one batch ended; ``response()`` is the Lambda partial batch response."""
+
+    synced: list[Synced] = field(default_factory=list)
+    dead_lettered: list[DeadLetter] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
+
+    def response(self) -> PartialItemFailureResponse:
+        """``{"batchItemFailures": [...]}``: only the messages SQS must deliver again."""
+        # Built here rather than by Powertools' BatchProcessor: the unit of work is the batch (one NXCloud call).
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in self.retried]}
+
+
+@dataclass
+class _Run:
+    """The state of one invocation."""
+
+    remaining_ms: Callable[[], int]
+    result: DrainResult = field(default_factory=DrainResult)
+    pending_dlq: list[DeadLetter] = field(default_factory=list)
+    credentials: NXCloudCredentials | None = None
+    refreshed: bool = False
+    # Set once NXCloud is unusable for this invocation (configuration, exhausted retries, deadline): the
+    # remaining sub-batches go back to SQS without another call.
+    halted: str | None = None
+    calls: int = 0
+    retries: int = 0
+    bisect_calls: int = 0
+
+    def retry_later(self, items: Iterable[_Item]) -> None:
+        self.result.retried.extend(item.message_id for item in items)
+
+
+class Drainer:
+    """Delivers SQS batches of envelopes to NXCloud; one instance lives across warm invocations."""
+
+    def __init__(
+        self,
+        *,
+        sqs: SQSClient,
+        credentials: CredentialsSource,
+        nxcloud: BatchSender,
+        settings: DrainSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        now: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.sqs = sqs
+        self.credentials = credentials
+        self.nxcloud = nxcloud
+        self.settings = settings
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.now = now
+        self.call_budget_ms = int((settings.connect_timeout + settings.read_timeout) * 1000) + DEADLINE_MARGIN_MS
+
+    @classmethod
+    def from_settings(cls, settings: DrainSettings) -> Drainer:
+        """Production wiring: boto3 clients (AWS_ENDPOINT_URL is honoured by boto3), Secrets Manager, NXCloud."""
+        secrets: SecretsManagerClient = boto3.client("secretsmanager")
+        provider = SecretsProvider(boto3_client=secrets)
+        return cls(
+            sqs=boto3.client("sqs"),
+            credentials=SecretCredentials(provider, settings.nxcloud_secret_arn, settings.cache_seconds),
+            nxcloud=NXCloudClient(
+                settings.nxcloud_base_url,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+            ),
+            settings=settings,
+        )
+
+    def drain(self, records: Sequence[SQSRecord], remaining_ms: Callable[[], int]) -> DrainResult:
+        """Deliver ``records`` (one SQS batch) and say where each one ended."""
+        run = _Run(remaining_ms)
+        items: list[_Item] = []
+        for record in records:
+            decoded = self._decode(record)
+            if isinstance(decoded, DeadLetter):
+                run.pending_dlq.append(decoded)
+            else:
+                items.append(decoded)
+        metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(records))
+        if items:
+            self._deliver(items, run)
+        self._send_dead_letters(run)
+        self._record_outcome(run)
+        return run.result
+
+    def _decode(self, record: SQSRecord) -> _Item | DeadLetter:
+        receive_count = int(record.attributes.get("ApproximateReceiveCount") or 1)
+        try:
+            envelope = Envelope.model_validate_json(record.body)
+        except ValidationError as exc:
+            reasons = "; ".join(f"{e.field}: {e.reason}" for e in field_errors(exc))
+            logger.warning("undecodable message", extra={"messageId": record.message_id})
+            return DeadLetter(
+                record.message_id,
+                DlqRecord(
+                    raw_body=record.body,
+                    source_message_id=record.message_id,
+                    error=self._reason("decode", "decode", f"not an envelope: {reasons}", None, receive_count),
+                ),
+            )
+        return _Item(record.message_id, receive_count, envelope)
+
+    def _deliver(self, items: list[_Item], run: _Run) -> None:
+        try:
+            run.credentials = self.credentials.get()
+        except CredentialsUnavailable as exc:
+            self._configuration_failure(run, str(exc))
+        # Depth-first over sub-batches: a record-attributable failure splits its batch in two (bisection).
+        stack: list[tuple[list[_Item], bool]] = [(items, False)]
+        while stack:
+            group, bisecting = stack.pop()
+            if run.halted is not None:
+                run.retry_later(group)
+                continue
+            outcome = self._send(group, run, bisecting)
+            if outcome is None:
+                run.retry_later(group)
+            elif isinstance(outcome, Delivered):
+                self._apply(group, outcome, run)
+            elif outcome.failure is FailureClass.RECORD and len(group) > 1:
+                middle = len(group) // 2
+                stack.append((group[middle:], True))
+                stack.append((group[:middle], True))
+            elif outcome.failure is FailureClass.RECORD:
+                self._dead_letter(
+                    run, group[0], "bisect", outcome.error_code, message=outcome.message, trace_id=outcome.trace_id
+                )
+            else:
+                run.retry_later(group)
+                if outcome.failure is FailureClass.RETRYABLE:
+                    run.halted = f"NXCloud unavailable: {outcome.error_code}"
+                    logger.warning(
+                        "NXCloud retries exhausted; messages go back to SQS",
+                        extra={"errorCode": outcome.error_code, "traceId": outcome.trace_id, "records": len(group)},
+                    )
+                else:
+                    self._configuration_failure(run, f"NXCloud refused the request: {outcome.error_code}")
+
+    def _send(self, group: list[_Item], run: _Run, bisecting: bool) -> Outcome | None:
+        """One sub-batch with its retries and at most one credential refresh; None when no call could be made."""
+        attempt = 0
+        immediate_resign_used = False
+        while True:
+            if run.credentials is None:
+                return None
+            request = self._request(group, run.credentials)
+            if request is None:
+                self._configuration_failure(run, "tenant_id/app_key are neither configured nor in the secret")
+                return None
+            if run.remaining_ms() < self.call_budget_ms:
+                run.halted = "deadline"
+                logger.warning("not enough time left for an NXCloud call", extra={"records": len(group)})
+                return None
+            attempt += 1
+            outcome = self._call(request, run.credentials, run, bisecting)
+            if isinstance(outcome, Delivered):
+                return outcome
+            if outcome.failure is FailureClass.AUTH:
+                if run.refreshed:
+                    return outcome
+                run.refreshed = True
+                logger.info("NXCloud refused the credentials; reading the secret afresh", extra=_why(outcome))
+                try:
+                    run.credentials = self.credentials.get(refresh=True)
+                except CredentialsUnavailable as exc:
+                    self._configuration_failure(run, str(exc))
+                    return None
+                continue
+            if outcome.failure is not FailureClass.RETRYABLE or attempt >= self.settings.max_attempts:
+                return outcome
+            # A stale timestamp (1004) heals with a fresh signature, so that retry needs no backoff.
+            if outcome.code == 1004 and not immediate_resign_used:
+                immediate_resign_used = True
+                delay = 0.0
+            else:
+                delay = self.rng.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)))
+            if run.remaining_ms() - delay * 1000 < self.call_budget_ms:
+                logger.info("no time left for another attempt", extra=_why(outcome))
+                return outcome
+            logger.info("retrying NXCloud", extra={**_why(outcome), "attempt": attempt, "delaySeconds": delay})
+            run.retries += 1
+            self.sleep(delay)
+
+    def _request(self, group: list[_Item], credentials: NXCloudCredentials) -> BatchCreateRequest | None:
+        tenant_id = self.settings.tenant_id if self.settings.tenant_id is not None else credentials.tenant_id
+        app_key = self.settings.app_key or credentials.app_key
+        if tenant_id is None or not app_key:
+            return None
+        return BatchCreateRequest(
+            type=self.settings.nxcloud_type,
+            tenant_id=tenant_id,
+            app_key=app_key,
+            strict_binding=self.settings.strict_binding,
+            customers=[item.envelope.customer for item in group],
+        )
+
+    def _call(
+        self, request: BatchCreateRequest, credentials: NXCloudCredentials, run: _Run, bisecting: bool
+    ) -> Outcome:
+        run.calls += 1
+        if bisecting:
+            run.bisect_calls += 1
+        with observability.tracer.provider.in_subsegment("## nxcloud.batch_create") as subsegment:
+            subsegment.put_annotation("records", str(len(request.customers)))
+            outcome = self.nxcloud.batch_create(request, credentials)
+            code = "0" if isinstance(outcome, Delivered) else outcome.error_code
+            subsegment.put_annotation("code", code)
+        metrics.add_metric(name="NXCloudLatency", unit=MetricUnit.Milliseconds, value=outcome.latency_ms)
+        return outcome
+
+    def _apply(self, group: list[_Item], delivered: Delivered, run: _Run) -> None:
+        """Map a code-0 answer back to messages by index: stored, rejected (DLQ), or unaccounted (retry)."""
+        stored = {s.index: s.customerId for s in delivered.result.successItems}
+        rejected = {f.index: f for f in delivered.result.failItems}
+        synced: list[Synced] = []
+        unaccounted: list[_Item] = []
+        for index, item in enumerate(group):
+            if index in stored:
+                synced.append(Synced(item.message_id, stored[index]))
+            elif index in rejected:
+                fail = rejected[index]
+                self._dead_letter(
+                    run, item, "nxcloud", str(fail.errorCode), message=fail.errorMessage, trace_id=delivered.trace_id
+                )
+            else:
+                unaccounted.append(item)
+        run.result.synced.extend(synced)
+        if synced:
+            logger.info(
+                "customers synced",
+                extra={
+                    "traceId": delivered.trace_id,
+                    "synced": [{"messageId": s.message_id, "customerId": s.customer_id} for s in synced],
+                },
+            )
+        if unaccounted:
+            # NXCloud answered neither success nor failure for these: delivering again is safe (upserts).
+            logger.warning(
+                "NXCloud answer does not account for every record",
+                extra={"traceId": delivered.trace_id, "records": len(unaccounted)},
+            )
+            run.retry_later(unaccounted)
+
+    def _dead_letter(
+        self, run: _Run, item: _Item, stage: Stage, code: str, *, message: str | None, trace_id: str | None
+    ) -> None:
+        reason = self._reason(stage, code, message or "", trace_id, item.receive_count)
+        record = DlqRecord(envelope=item.envelope, source_message_id=item.message_id, error=reason)
+        run.pending_dlq.append(DeadLetter(item.message_id, record))
+        logger.warning(
+            "customer rejected",
+            extra={"messageId": item.message_id, "stage": stage, "errorCode": code, "traceId": trace_id},
+        )
+
+    def _reason(self, stage: Stage, code: str, message: str, trace_id: str | None, attempts: int) -> FailureReason:
+        return FailureReason(
+            stage=stage,
+            errorCode=code,
+            errorMessage=message[:ERROR_MESSAGE_MAX_CHARS],
+            traceId=trace_id,
+            attempts=attempts,
+            failed_at=self.now(),
+        )
+
+    def _configuration_failure(self, run: _Run, reason: str) -> None:
+        run.halted = reason
+        metrics.add_metric(name="ConfigurationFailures", unit=MetricUnit.Count, value=1)
+        logger.error("configuration failure; messages go back to SQS", extra={"reason": reason})
+
+    def _send_dead_letters(self, run: _Run) -> None:
+        """SendMessageBatch to the DLQ; a record never written is retried by SQS, never acknowledged."""
+        pending = {str(n): letter for n, letter in enumerate(run.pending_dlq)}
+        for attempt in range(1, DLQ_SEND_ATTEMPTS + 1):
+            if not pending:
+                break
+            if attempt > 1:
+                self.sleep(self.rng.uniform(0, BACKOFF_BASE_SECONDS * 2 ** (attempt - 2)))
+            pending = self._send_dlq_once(pending)
+        written = [letter for key, letter in enumerate(run.pending_dlq) if str(key) not in pending]
+        run.result.dead_lettered.extend(written)
+        if pending:
+            logger.error("DLQ send failed; messages go back to SQS", extra={"records": len(pending)})
+            run.result.retried.extend(letter.message_id for letter in pending.values())
+
+    def _send_dlq_once(self, pending: dict[str, DeadLetter]) -> dict[str, DeadLetter]:
+        """One pass over ``pending``; returns the entries still unwritten."""
+        still: dict[str, DeadLetter] = {}
+        for chunk in _chunks(pending):
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {
+                    "Id": key,
+                    "MessageBody": body,
+                    "MessageAttributes": dlq_message_attributes(pending[key].record),
+                }
+                for key, body in chunk
+            ]
+            try:
+                answer = self.sqs.send_message_batch(QueueUrl=self.settings.dlq_url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("DLQ SendMessageBatch failed", extra={"error": type(exc).__name__})
+                still.update({key: pending[key] for key, _ in chunk})
+                continue
+            for failed in answer.get("Failed", []):
+                still[failed["Id"]] = pending[failed["Id"]]
+        return still
+
+    def _record_outcome(self, run: _Run) -> None:
+        result = run.result
+        metrics.add_metric(name="CustomersSynced", unit=MetricUnit.Count, value=len(result.synced))
+        metrics.add_metric(name="CustomersFailed", unit=MetricUnit.Count, value=len(result.dead_lettered))
+        metrics.add_metric(name="BatchItemFailures", unit=MetricUnit.Count, value=len(result.retried))
+        metrics.add_metric(name="NXCloudCalls", unit=MetricUnit.Count, value=run.calls)
+        metrics.add_metric(name="NXCloudRetries", unit=MetricUnit.Count, value=run.retries)
+        metrics.add_metric(name="BisectCalls", unit=MetricUnit.Count, value=run.bisect_calls)
+        by_code: dict[str, int] = {}
+        for letter in result.dead_lettered:
+            by_code[letter.record.error.errorCode] = by_code.get(letter.record.error.errorCode, 0) + 1
+        for code, count in sorted(by_code.items()):
+            # One EMF blob per code: the errorCode dimension stays off every other metric.
+            with single_metric(
+                name="CustomersFailedByCode",
+                unit=MetricUnit.Count,
+                value=count,
+                namespace=metrics.namespace,
+                default_dimensions={"service": SERVICE},
+            ) as metric:
+                metric.add_dimension(name="errorCode", value=code)
+        logger.info(
+            "batch drained",
+            extra={
+                "synced": len(result.synced),
+                "deadLettered": len(result.dead_lettered),
+                "retried": len(result.retried),
+                "calls": run.calls,
+                "bisectCalls": run.bisect_calls,
+                "retries": run.retries,
+                "halted": run.halted,
+            },
+        )
+
+
+def _chunks(pending: dict[str, DeadLetter]) -> Iterable[list[tuple[str, str]]]:
+    """SendMessageBatch-sized chunks: at most 10 entries and 256 KiB of bodies each."""
+    chunk: list[tuple[str, str]] = []
+    size = 0
+    for key, letter in pending.items():
+        body = letter.record.to_message()
+        body_size = len(body.encode("utf-8"))
+        if chunk and (len(chunk) == SQS_BATCH_MAX_ENTRIES or size + body_size > SQS_BATCH_MAX_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append((key, body))
+        size += body_size
+    if chunk:
+        yield chunk
+
+
+def _why(outcome: RequestFailed) -> dict[str, str | None]:
+    return {"errorCode": outcome.error_code, "traceId": outcome.trace_id}

@@ -1,0 +1,217 @@
+"""The drain delivers a batch in one NXCloud call and maps successItems/failItems back to messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from nxbridge.contract import BatchCreateResult, FailItem, SuccessItem
+from nxbridge.envelope import DlqRecord, FailureReason
+from nxbridge.nxcloud.client import Delivered, NXCloudCredentials
+from nxbridge.observability import logger
+from tests.fixtures.drain import (
+    FIXED_NOW,
+    PLENTY_MS,
+    DrainKit,
+    FakeCredentials,
+    ScriptedNXCloud,
+    make_envelope,
+    phone_of,
+    records_for,
+    sqs_record,
+    stored,
+)
+
+MakeDrain = Callable[..., DrainKit]
+
+
+def plenty() -> int:
+    return PLENTY_MS
+
+
+def test_full_batch_of_100_is_sent_in_one_call_and_acknowledged(
+    make_drain: MakeDrain, drain_metrics: Callable[[str], list[float]]
+) -> None:
+    kit = make_drain()
+    envelopes = [make_envelope(n) for n in range(100)]
+
+    result = kit.drainer.drain(records_for(envelopes), plenty)
+
+    assert len(kit.nxcloud.requests) == 1
+    request = kit.nxcloud.requests[0]
+    assert [c.whats_app_phone for c in request.customers] == [phone_of(n) for n in range(100)]
+    assert (request.type, request.tenant_id, request.app_key, request.strict_binding) == (1, 123, "46oKF=os", False)
+    assert result.response() == {"batchItemFailures": []}
+    assert [s.message_id for s in result.synced] == [f"m-{n}" for n in range(100)]
+    assert kit.sqs.calls == []
+    assert drain_metrics("BatchSize") == [100.0]
+    assert drain_metrics("CustomersSynced") == [100.0]
+    assert drain_metrics("NXCloudLatency") == [12.5]
+
+
+def test_fail_items_go_to_dlq_with_error_code_and_the_rest_are_acknowledged(make_drain: MakeDrain) -> None:
+    envelopes = [make_envelope(n) for n in range(5)]
+    failures = {phone_of(1): (12001, "whats_app_phone invalid"), phone_of(3): (12002, "email duplicated")}
+    kit = make_drain(nxcloud=ScriptedNXCloud(lambda request, _c: stored(request, failures)))
+    records = [sqs_record(e.to_message(), f"m-{n}", receive_count=n + 1) for n, e in enumerate(envelopes)]
+
+    result = kit.drainer.drain(records, plenty)
+
+    assert result.response() == {"batchItemFailures": []}
+    assert [s.message_id for s in result.synced] == ["m-0", "m-2", "m-4"]
+    assert [DlqRecord.model_validate(body) for body in kit.sqs.bodies()] == [
+        DlqRecord(
+            envelope=envelopes[1],
+            source_message_id="m-1",
+            error=FailureReason(
+                stage="nxcloud",
+                errorCode="12001",
+                errorMessage="whats_app_phone invalid",
+                traceId="trace-ok",
+                attempts=2,
+                failed_at=FIXED_NOW,
+            ),
+        ),
+        DlqRecord(
+            envelope=envelopes[3],
+            source_message_id="m-3",
+            error=FailureReason(
+                stage="nxcloud",
+                errorCode="12002",
+                errorMessage="email duplicated",
+                traceId="trace-ok",
+                attempts=4,
+                failed_at=FIXED_NOW,
+            ),
+        ),
+    ]
+    attributes = [entry["MessageAttributes"] for entry in kit.sqs.written]
+    assert [a["errorCode"]["StringValue"] for a in attributes] == ["12001", "12002"]
+    assert {a["stage"]["StringValue"] for a in attributes} == {"nxcloud"}
+
+
+def test_dlq_record_keeps_the_envelope_history(make_drain: MakeDrain) -> None:
+    history = [FailureReason(stage="nxcloud", errorCode="12001", errorMessage="old", failed_at=FIXED_NOW)]
+    envelope = make_envelope(0).model_copy(update={"history": history, "replay_count": 1})
+    kit = make_drain(nxcloud=ScriptedNXCloud(lambda request, _c: stored(request, {phone_of(0): (12001, "again")})))
+
+    kit.drainer.drain(records_for([envelope]), plenty)
+
+    (body,) = kit.sqs.bodies()
+    assert body["envelope"]["history"][0]["errorMessage"] == "old"
+    assert body["envelope"]["replay_count"] == 1
+    assert body["error"]["errorMessage"] == "again"
+
+
+def test_customer_ids_above_2_pow_53_stay_exact(make_drain: MakeDrain) -> None:
+    kit = make_drain()
+
+    result = kit.drainer.drain(records_for([make_envelope(5)]), plenty)
+
+    assert result.synced[0].customer_id == 1214631327620775936 + int(phone_of(5))
+
+
+def test_records_the_answer_does_not_mention_are_retried(make_drain: MakeDrain) -> None:
+    partial = BatchCreateResult(
+        successItems=[SuccessItem(index=0, customerId=1)], failItems=[FailItem(index=2, errorCode=12001)]
+    )
+    kit = make_drain(nxcloud=ScriptedNXCloud.answering(Delivered(partial, "t", 1.0)))
+
+    result = kit.drainer.drain(records_for([make_envelope(n) for n in range(4)]), plenty)
+
+    assert [s.message_id for s in result.synced] == ["m-0"]
+    assert [d.message_id for d in result.dead_lettered] == ["m-2"]
+    assert result.response() == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-3"}]}
+
+
+def test_undecodable_messages_go_to_dlq_with_stage_decode_and_the_batch_goes_on(make_drain: MakeDrain) -> None:
+    kit = make_drain()
+    good = make_envelope(0)
+    invalid_customer = json.loads(make_envelope(1).to_message())
+    invalid_customer["customer"]["whats_app_phone"] = "not-a-phone"
+    records = [
+        sqs_record("this is not json {", "m-garbage", receive_count=3),
+        sqs_record(good.to_message(), "m-good"),
+        sqs_record(json.dumps(invalid_customer), "m-invalid"),
+        sqs_record(json.dumps({"hello": "world"}), "m-other"),
+    ]
+
+    result = kit.drainer.drain(records, plenty)
+
+    assert [s.message_id for s in result.synced] == ["m-good"]
+    assert len(kit.nxcloud.requests[0].customers) == 1
+    assert result.response() == {"batchItemFailures": []}
+    bodies = {b["source_message_id"]: b for b in kit.sqs.bodies()}
+    assert set(bodies) == {"m-garbage", "m-invalid", "m-other"}
+    assert bodies["m-garbage"]["raw_body"] == "this is not json {"
+    assert bodies["m-garbage"]["error"]["attempts"] == 3
+    for body in bodies.values():
+        assert body["error"]["stage"] == "decode"
+        assert body["error"]["errorCode"] == "decode"
+        assert "envelope" not in body
+    assert "customer.whats_app_phone" in bodies["m-invalid"]["error"]["errorMessage"]
+    assert "not-a-phone" not in bodies["m-invalid"]["error"]["errorMessage"]
+
+
+def test_a_batch_of_only_undecodable_messages_makes_no_nxcloud_call(make_drain: MakeDrain) -> None:
+    kit = make_drain()
+
+    result = kit.drainer.drain([sqs_record("[]", "m-0")], plenty)
+
+    assert kit.nxcloud.requests == []
+    assert [d.message_id for d in result.dead_lettered] == ["m-0"]
+
+
+def test_tenant_and_app_key_from_configuration_override_the_secret(make_drain: MakeDrain) -> None:
+    kit = make_drain(tenant_id=999, app_key="configured", nxcloud_type=0, strict_binding=True)
+
+    kit.drainer.drain(records_for([make_envelope(0)]), plenty)
+
+    request = kit.nxcloud.requests[0]
+    assert (request.type, request.tenant_id, request.app_key, request.strict_binding) == (0, 999, "configured", True)
+
+
+def test_missing_tenant_is_a_configuration_failure_not_a_crash(
+    make_drain: MakeDrain, drain_metrics: Callable[[str], list[float]]
+) -> None:
+    bare = NXCloudCredentials(accessKey="ak", accessSecret="s")
+    kit = make_drain(credentials=FakeCredentials(current=bare))
+
+    result = kit.drainer.drain(records_for([make_envelope(0), make_envelope(1)]), plenty)
+
+    assert kit.nxcloud.requests == []
+    assert result.response() == {"batchItemFailures": [{"itemIdentifier": "m-0"}, {"itemIdentifier": "m-1"}]}
+    assert drain_metrics("ConfigurationFailures") == [1.0]
+
+
+def test_unreadable_secret_is_a_configuration_failure(
+    make_drain: MakeDrain, drain_metrics: Callable[[str], list[float]]
+) -> None:
+    kit = make_drain(credentials=FakeCredentials(current=None))
+
+    result = kit.drainer.drain(records_for([make_envelope(0)]), plenty)
+
+    assert kit.nxcloud.requests == []
+    assert result.response() == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert drain_metrics("ConfigurationFailures") == [1.0]
+
+
+def test_logs_carry_ids_but_no_customer_pii(make_drain: MakeDrain, caplog: pytest.LogCaptureFixture) -> None:
+    kit = make_drain(nxcloud=ScriptedNXCloud(lambda request, _c: stored(request, {phone_of(1): (12001, "bad")})))
+    # Message ids are UUIDs, some with phone-like digit runs: they must still be logged whole.
+    message_ids = ["05963612-3456-7890-8c15-1f2d5a9c8e3b", "a1b2c3d4-0000-4000-8000-000000000001", "m-2"]
+    envelopes = [make_envelope(n, email=f"person{n}@example.com") for n in range(3)]
+    records = [sqs_record(e.to_message(), message_id) for e, message_id in zip(envelopes, message_ids, strict=True)]
+
+    kit.drainer.drain(records, plenty)
+
+    output = "\n".join(logger.registered_formatter.format(record) for record in caplog.records)
+    for message_id in message_ids:
+        assert message_id in output
+    assert str(1214631327620775936 + int(phone_of(0))) in output
+    for n in range(3):
+        assert phone_of(n) not in output
+        assert f"person{n}@example.com" not in output
+        assert f"Customer {n}" not in output
