@@ -6,9 +6,14 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nxbridge.nxcloud.client import DEFAULT_BASE_URL
+
+def _default_base_url() -> str:
+    # Imported on demand: nxcloud.client pulls in requests, which IngestSettings users never need.
+    from nxbridge.nxcloud.client import DEFAULT_BASE_URL  # noqa: PLC0415
+
+    return DEFAULT_BASE_URL
 
 
 class _EnvModel(BaseModel):
@@ -28,6 +33,8 @@ class IngestSettings(_EnvModel):
     endpoints_parameter: str | None = Field(default=None, alias="ENDPOINTS_PARAMETER")
     endpoints_file: str | None = Field(default=None, alias="ENDPOINTS_FILE")
     webhook_secrets_arn: str | None = Field(default=None, alias="WEBHOOK_SECRETS_ARN")
+    # Local development only: the same JSON document as the secret, read from a file (e.g. events/webhook-secrets.json).
+    webhook_secrets_file: str | None = Field(default=None, alias="WEBHOOK_SECRETS_FILE")
     idempotency_table: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE")
     # Idempotency records outlive the longest provider retry window (Shopify retries for 48 h).
     idempotency_ttl_seconds: int = Field(default=72 * 3600, alias="IDEMPOTENCY_TTL_SECONDS")
@@ -38,7 +45,7 @@ class IngestSettings(_EnvModel):
 class DrainSettings(_EnvModel):
     """DrainFunction: NXCloud target, credentials secret, batch semantics and the DLQ."""
 
-    nxcloud_base_url: str = Field(default=DEFAULT_BASE_URL, alias="NXCLOUD_BASE_URL")
+    nxcloud_base_url: str = Field(default_factory=_default_base_url, alias="NXCLOUD_BASE_URL")
     nxcloud_secret_arn: str = Field(alias="NXCLOUD_SECRET_ARN")
     nxcloud_type: Literal[0, 1, 2] = Field(default=1, alias="NXCLOUD_TYPE")
     strict_binding: bool = Field(default=False, alias="NXCLOUD_STRICT_BINDING")
@@ -50,6 +57,12 @@ class DrainSettings(_EnvModel):
     read_timeout: float = Field(default=10.0, alias="NXCLOUD_READ_TIMEOUT")
     cache_seconds: int = Field(default=300, alias="PARAMETERS_CACHE_SECONDS")
 
+    @field_validator("nxcloud_type", mode="before")
+    @classmethod
+    def _type_from_text(cls, value: object) -> object:
+        # Environment variables are strings and a Literal of ints does not coerce "1".
+        return int(value) if isinstance(value, str) and value.strip() in ("0", "1", "2") else value
+
 
 class ReplaySettings(_EnvModel):
     """ReplayFunction and the CLI: the two queues and the replay guard."""
@@ -57,3 +70,7 @@ class ReplaySettings(_EnvModel):
     queue_url: str = Field(alias="QUEUE_URL")
     dlq_url: str = Field(alias="DLQ_URL")
     max_replays: int = Field(default=3, ge=0, alias="MAX_REPLAYS")
+    # How long a scan hides the DLQ messages it reads, and how long an empty receive waits (long polling
+    # queries every SQS server, so an empty answer means the queue has no visible message left).
+    visibility_timeout: int = Field(default=120, ge=1, le=43200, alias="REPLAY_VISIBILITY_TIMEOUT")
+    wait_seconds: int = Field(default=1, ge=0, le=20, alias="REPLAY_WAIT_SECONDS")

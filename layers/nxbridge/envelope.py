@@ -30,6 +30,9 @@ class FailureReason(BaseModel):
     traceId: str | None = None
     attempts: int = 1
     failed_at: dt.datetime = Field(default_factory=utcnow)
+    # Set by the replay tool on the history entry it appends: the DLQ message this envelope was replayed from,
+    # so that a record left twice in the DLQ by an interrupted replay is recognized and replayed once.
+    dlq_message_id: str | None = None
 
 
 class Envelope(BaseModel):

@@ -24,4 +24,15 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+_tracer: Tracer | None = None
+
+
+def __getattr__(name: str) -> Tracer:
+    """Build ``tracer`` on first use: constructing a Tracer imports the X-Ray SDK (~0.3 s), which a handler that
+    never traces should not pay for at import time. ``from nxbridge.observability import tracer`` still works."""
+    global _tracer  # noqa: PLW0603
+    if name != "tracer":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _tracer is None:
+        _tracer = Tracer(service=SERVICE)
+    return _tracer
