@@ -1,0 +1,90 @@
+"""WooCommerce webhooks (``customer.created``, ``customer.updated``; ``order.*`` when configured).
+
+Signed with ``X-WC-Webhook-Signature``: base64 HMAC-SHA256 of the raw body with the webhook's secret. The
+delivery id is ``X-WC-Webhook-Delivery-ID``. The body is the REST API (v3) resource. When a webhook is created,
+WooCommerce first posts an unsigned ``webhook_id=<id>`` form body and saves the webhook only on a 200.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from nxbridge.endpoints import EndpointConfig, Kind, WooCommerceEndpoint
+from nxbridge.sources.base import (
+    Candidate,
+    Ignored,
+    Source,
+    WebhookRequest,
+    apply_mapping,
+    as_object,
+    join_text,
+    require_object,
+    search,
+    text,
+)
+from nxbridge.sources.verify import matches_base64_hmac
+
+SIGNATURE_HEADER = "x-wc-webhook-signature"
+DELIVERY_ID_HEADER = "x-wc-webhook-delivery-id"
+TOPIC_HEADER = "x-wc-webhook-topic"
+_PING = re.compile(rb"\s*webhook_id=\d{1,20}\s*")
+
+
+def _postal(address: dict[str, Any]) -> str | None:
+    return join_text(
+        address.get("address_1"),
+        address.get("address_2"),
+        address.get("city"),
+        address.get("state"),
+        address.get("postcode"),
+    )
+
+
+def map_resource(resource: dict[str, Any]) -> Candidate:
+    """The NXCloud view of a WooCommerce customer (or order: its billing contact)."""
+    billing = as_object(resource.get("billing"))
+    shipping = as_object(resource.get("shipping"))
+    first = text(resource.get("first_name")) or text(billing.get("first_name")) or text(shipping.get("first_name"))
+    last = text(resource.get("last_name")) or text(billing.get("last_name")) or text(shipping.get("last_name"))
+    return {
+        "first_name": first,
+        "last_name": last,
+        "email": text(resource.get("email")) or text(billing.get("email")),
+        "phone": text(billing.get("phone")) or text(shipping.get("phone")),
+        "country": text(billing.get("country")) or text(shipping.get("country")),
+        "address": _postal(billing) or _postal(shipping),
+        "remark": text(resource.get("customer_note")),
+    }
+
+
+class WooCommerceSource(Source):
+    """WooCommerce webhooks."""
+
+    kind: ClassVar[Kind] = "woocommerce"
+
+    def is_ping(self, request: WebhookRequest) -> bool:
+        """WooCommerce's unsigned creation ping: ``webhook_id=<id>`` and no signature header."""
+        return request.header(SIGNATURE_HEADER) is None and _PING.fullmatch(request.body or b"") is not None
+
+    def verify(self, request: WebhookRequest, secrets: Sequence[str], config: EndpointConfig, now: dt.datetime) -> bool:
+        """Base64 HMAC-SHA256 of the raw body."""
+        return matches_base64_hmac(request.header(SIGNATURE_HEADER), request.body or b"", secrets)
+
+    def delivery_id(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> str | None:
+        """``X-WC-Webhook-Delivery-ID``."""
+        return request.header(DELIVERY_ID_HEADER)
+
+    def candidates(self, payload: Any, request: WebhookRequest, config: EndpointConfig) -> list[Candidate] | Ignored:
+        """One customer; other topics than the endpoint's are ignored."""
+        assert isinstance(config, WooCommerceEndpoint)
+        topic = request.header(TOPIC_HEADER)
+        if topic is not None and topic not in config.woocommerce.topics:
+            return Ignored(f"topic {topic!r} is not mapped by this endpoint")
+        resource = require_object(payload)
+        return [apply_mapping(map_resource(resource), config.mapping, lambda expression: search(expression, resource))]
+
+
+SOURCE = WooCommerceSource()

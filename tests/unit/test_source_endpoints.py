@@ -1,0 +1,110 @@
+"""Endpoint configuration and secrets documents: what is accepted, what is refused, and the defaults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nxbridge.endpoints import (
+    ConfigError,
+    FileEndpoints,
+    FileSecrets,
+    FormEndpoint,
+    parse_endpoints,
+    parse_secrets,
+)
+from tests.fixtures.ingest import EVENTS, KINDS
+
+
+def document(**endpoints: dict[str, Any]) -> str:
+    return json.dumps({"endpoints": endpoints})
+
+
+def test_the_shipped_configuration_has_one_endpoint_per_kind_named_after_it() -> None:
+    config = parse_endpoints((EVENTS / "endpoints.json").read_text(encoding="utf-8"))
+
+    assert {name: endpoint.kind for name, endpoint in config.endpoints.items()} == {kind: kind for kind in KINDS}
+
+
+def test_the_secret_defaults_to_the_endpoint_name_and_can_be_shared() -> None:
+    config = parse_endpoints(document(eu={"kind": "shopify"}, us={"kind": "shopify", "secret": "eu"}))
+
+    assert config.get("eu") is not None and config.get("eu").secret_name == "eu"  # type: ignore[union-attr]
+    assert config.get("us").secret_name == "eu"  # type: ignore[union-attr]
+    assert config.get("nope") is None
+
+
+def test_only_form_endpoints_may_be_unsigned() -> None:
+    config = parse_endpoints(document(contact={"kind": "form", "secret": None}))
+
+    assert isinstance(config.endpoints["contact"], FormEndpoint)
+    assert config.get("contact").secret_name is None  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="secret may be null only for form"):
+        parse_endpoints(document(shop={"kind": "shopify", "secret": None}))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "complaint"),
+    [
+        ({"kind": "magento"}, "magento"),
+        ({"kind": "shopify", "mapping": {"nickname": "first_name"}}, "unknown NXCloud field"),
+        ({"kind": "standard", "mapping": {"email": "data.[email"}}, "is not a JMESPath expression"),
+        ({"kind": "standard", "standard": {"records": "items[?"}}, "is not a JMESPath expression"),
+        ({"kind": "tally", "mapping": {"email": "  "}}, "must not be empty"),
+        ({"kind": "nxcloud", "mapping": {"email": "mail"}}, "no mapping"),
+        ({"kind": "form", "phone_fields": ["email"]}, "phone_fields"),
+        ({"kind": "shopify", "defaults": {"weight": 9}}, "weight"),
+        ({"kind": "shopify", "colour": "blue"}, "colour"),
+    ],
+    ids=["kind", "target", "jmespath", "records", "empty-source", "nxcloud-mapping", "phone-field", "default", "extra"],
+)
+def test_invalid_configurations_are_refused_with_a_reason(endpoint: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        parse_endpoints(document(x=endpoint))
+
+
+def test_endpoint_names_must_be_url_safe() -> None:
+    with pytest.raises(ConfigError):
+        parse_endpoints(document(**{"my shop": {"kind": "shopify"}}))
+
+
+def test_custom_field_targets_are_accepted() -> None:
+    config = parse_endpoints(document(x={"kind": "form", "mapping": {"customize_field.customize_1_14": "plan"}}))
+
+    assert config.endpoints["x"].mapping == {"customize_field.customize_1_14": "plan"}
+
+
+def test_secrets_may_be_one_value_or_a_list_during_rotation() -> None:
+    assert parse_secrets('{"shop": "s1", "form": ["new", "old"]}') == {"shop": ("s1",), "form": ("new", "old")}
+
+
+@pytest.mark.parametrize("raw", ['{"shop": 5}', '{"shop": []}', '{"shop": ""}', '["s1"]', "not json"])
+def test_a_bad_secrets_document_is_refused_without_echoing_values(raw: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_secrets(raw)
+
+    assert "s1" not in str(caught.value)
+
+
+def test_file_stores_reload_when_the_file_changes(tmp_path: Path) -> None:
+    endpoints_file = tmp_path / "endpoints.json"
+    secrets_file = tmp_path / "secrets.json"
+    endpoints_file.write_text(document(a={"kind": "shopify"}))
+    secrets_file.write_text('{"a": "one"}')
+    endpoints, secrets = FileEndpoints(str(endpoints_file)), FileSecrets(str(secrets_file))
+    assert endpoints.get("b") is None
+    assert secrets.get("a") == ("one",)
+
+    endpoints_file.write_text(document(a={"kind": "shopify"}, b={"kind": "tally"}))
+    secrets_file.write_text('{"a": ["two", "one"]}')
+
+    assert endpoints.get("b") is not None
+    assert secrets.get("a") == ("two", "one")
+
+
+def test_a_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        FileEndpoints(str(tmp_path / "missing.json")).get("a")
