@@ -1,0 +1,115 @@
+"""The DLQ of the local stack: a customer rejected for a missing seat is fixed, replayed and ends up in NXCloud."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+
+import boto3
+import pytest
+import requests
+
+from nxbridge import replay_cli
+from nxbridge.cli import build_parser
+from nxbridge.local.demo import load_deliveries, post
+from nxbridge.local.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+StartStack = Callable[..., LocalStack]
+SEAT = "new.agent@example.com"
+
+
+def dlq(*argv: str) -> tuple[int, str]:
+    """``nxbridge dlq ...`` in this process: the stack has set AWS_ENDPOINT_URL, QUEUE_URL and DLQ_URL.
+
+    No long polling: the embedded moto answers an empty receive at once and exactly.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    status = replay_cli.run(build_parser().parse_args(["dlq", *argv, "--wait-seconds", "0"]), out=out, err=err)
+    return status, out.getvalue()
+
+
+def reject_tom_for_his_seat(stack: LocalStack) -> None:
+    """Post the sample whose seat NXCloud does not know; wait until the drain has dead-lettered it."""
+    [delivery] = [d for d in load_deliveries() if d.name == "demo/nxcloud-unknown-seat.json"]
+    with requests.Session() as session:
+        assert post(session, stack.base_url, delivery).status == 202
+    status = stack.wait_settled(30)
+    assert status["dlq"]["depth"] == 1
+
+
+def stored_tom(stack: LocalStack) -> list[dict[str, object]]:
+    assert stack.simulator is not None
+    return [c for c in stack.simulator.customers.values() if c.get("full_name") == "Tom Becker"]
+
+
+@pytest.mark.parametrize("strict_binding", [True, False], ids=["fail-item", "whole-request-bisected"])
+def test_adding_the_seat_then_replaying_syncs_the_customer(start_local_stack: StartStack, strict_binding: bool) -> None:
+    stack = start_local_stack(nxcloud_strict_binding=strict_binding)
+    reject_tom_for_his_seat(stack)
+    status, out = dlq("list", "--error-code", "12148", "--json")
+    assert status == 0
+    [record] = json.loads(out)["records"]
+    assert record["stage"] in {"nxcloud", "bisect"}
+    assert stored_tom(stack) == []
+
+    assert stack.simulator is not None
+    stack.simulator.add_seat(SEAT)
+    status, out = dlq("replay", "--error-code", "12148", "--json")
+    assert status == 0
+    assert json.loads(out)["replayed"] == 1
+
+    settled = stack.wait_settled(30)
+    [tom] = stored_tom(stack)
+    assert tom["belong_seat_user"] == SEAT
+    assert settled["dlq"]["depth"] == 0
+
+
+def test_dropping_the_seat_on_replay_syncs_the_customer_without_it(start_local_stack: StartStack) -> None:
+    stack = start_local_stack(nxcloud_strict_binding=True)
+    reject_tom_for_his_seat(stack)
+    _, dry = dlq("replay", "--drop-field", "belong_seat_user", "--dry-run", "--json")
+    assert json.loads(dry)["would_replay"] == 1
+    status, out = dlq("replay", "--drop-field", "belong_seat_user", "--json")
+    assert (status, json.loads(out)["replayed"]) == (0, 1)
+
+    settled = stack.wait_settled(30)
+    [tom] = stored_tom(stack)
+    assert "belong_seat_user" not in tom
+    assert settled["dlq"]["depth"] == 0
+    _, stats = dlq("stats", "--json")
+    assert json.loads(stats)["total"] == 0
+
+
+def test_a_replay_rejected_again_comes_back_with_its_history(start_local_stack: StartStack) -> None:
+    stack = start_local_stack(nxcloud_strict_binding=True)
+    reject_tom_for_his_seat(stack)
+    _, first = dlq("list", "--json")
+    [original] = json.loads(first)["records"]
+    status, _ = dlq("replay")
+    assert status == 0
+    stack.wait_settled(30)
+
+    _, again = dlq("show", "--json", *[r["message_id"] for r in json.loads(dlq("list", "--json")[1])["records"]])
+    record = json.loads(again)
+    assert record["replay_count"] == 1
+    assert [h["dlq_message_id"] for h in record["history"]] == [original["message_id"]]
+    assert record["history"][0]["errorCode"] == "12148"
+
+
+def test_the_cli_finds_the_local_queues_through_a_stack_name(start_local_stack: StartStack) -> None:
+    stack = start_local_stack(nxcloud_strict_binding=True)
+    reject_tom_for_his_seat(stack)
+    resources = stack.require_resources()
+    template = {
+        "Resources": {"Unused": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"QueueUrl": {"Value": resources.queue_url}, "DlqUrl": {"Value": resources.dlq_url}},
+    }
+    cloudformation = boto3.client("cloudformation", endpoint_url=resources.endpoint_url, region_name=resources.region)
+    cloudformation.create_stack(StackName="nxbridge-local", TemplateBody=json.dumps(template))
+    status, out = dlq("stats", "--stack", "nxbridge-local", "--json")
+    assert status == 0
+    assert json.loads(out)["by_error_code"] == {"12148": 1}
+    assert dlq("stats", "--stack", "no-such-stack")[0] == 2

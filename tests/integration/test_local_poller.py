@@ -1,0 +1,216 @@
+"""The local SQS poller behaves like Lambda's SQS event source mapping with ReportBatchItemFailures."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import SqsModel
+
+from nxbridge.local.aws import LocalAws, LocalResources, queue_depth
+from nxbridge.local.functions import LocalFunction
+from nxbridge.local.poller import SqsPoller, failed_message_ids
+
+Handler = Callable[[dict[str, Any], Any], Any]
+KIND_ATTRIBUTE: Any = {"DataType": "String", "StringValue": "t"}
+
+
+class Recorder:
+    """A stand-in drain: records every event and answers what the test tells it to."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.answer = answer or (lambda event: {"batchItemFailures": []})
+        self.lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        assert context.get_remaining_time_in_millis() > 0
+        with self.lock:
+            self.events.append(event)
+        return self.answer(event)
+
+    def bodies(self) -> list[str]:
+        with self.lock:
+            return [r["body"] for e in self.events for r in e["Records"]]
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def run_poller(local_aws: LocalAws, local_resources: LocalResources) -> Iterator[Callable[..., SqsPoller]]:
+    pollers: list[SqsPoller] = []
+
+    def start(handler: Handler, **kwargs: Any) -> SqsPoller:
+        function = LocalFunction("DrainFunction", handler, local_resources.region, timeout_seconds=5)
+        poller = SqsPoller(
+            local_aws.sqs(),
+            function,
+            queue_url=local_resources.queue_url,
+            queue_arn=local_resources.queue_arn,
+            dlq_url=local_resources.dlq_url,
+            region=local_resources.region,
+            **{"batching_window": 0.2, "idle_interval": 0.05, **kwargs},
+        )
+        poller.start()
+        pollers.append(poller)
+        return poller
+
+    yield start
+    for poller in pollers:
+        poller.stop()
+
+
+def _send(local_aws: LocalAws, queue_url: str, bodies: list[str]) -> None:
+    sqs = local_aws.sqs()
+    for start in range(0, len(bodies), 10):
+        sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {
+                    "Id": str(i),
+                    "MessageBody": body,
+                    "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "t"}},
+                }
+                for i, body in enumerate(bodies[start : start + 10])
+            ],
+        )
+
+
+def _total(local_aws: LocalAws, url: str) -> int:
+    depth = queue_depth(local_aws.sqs(), url)
+    return depth.visible + depth.in_flight + depth.delayed
+
+
+def test_records_have_the_shape_of_lambdas_sqs_event(
+    local_aws: LocalAws, local_resources: LocalResources, run_poller: Callable[..., SqsPoller]
+) -> None:
+    recorder = Recorder()
+    run_poller(recorder)
+    _send(local_aws, local_resources.queue_url, ["one"])
+    _wait(lambda: len(recorder.bodies()) == 1)
+
+    record = SqsModel.model_validate(recorder.events[0]).Records[0]
+    raw = recorder.events[0]["Records"][0]
+    assert record.body == "one"
+    assert record.eventSource == "aws:sqs"
+    assert record.eventSourceARN == local_resources.queue_arn
+    assert record.awsRegion == local_resources.region
+    assert record.attributes.ApproximateReceiveCount == "1"
+    assert record.messageAttributes["kind"].stringValue == "t"
+    assert raw["md5OfBody"] == "f97c5d29941bfb1b2fdab0874906ab82"  # md5("one")
+
+
+def test_only_the_messages_listed_in_batch_item_failures_come_back(
+    local_aws: LocalAws, local_resources: LocalResources, run_poller: Callable[..., SqsPoller]
+) -> None:
+    def fail_bad(event: dict[str, Any]) -> Any:
+        return {
+            "batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "bad"]
+        }
+
+    recorder = Recorder(fail_bad)
+    poller = run_poller(recorder)
+    _send(local_aws, local_resources.queue_url, ["good-1", "bad", "good-2"])
+
+    # maxReceiveCount 2: "bad" is delivered twice, then SQS moves it to the DLQ.
+    _wait(lambda: _total(local_aws, local_resources.dlq_url) == 1 and _total(local_aws, local_resources.queue_url) == 0)
+
+    bodies = recorder.bodies()
+    assert sorted(bodies) == ["bad", "bad", "good-1", "good-2"]
+    dlq = local_aws.sqs().receive_message(QueueUrl=local_resources.dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in dlq] == ["bad"]
+    stats = poller.stats()
+    assert stats["acknowledged"] == 2
+    assert stats["failed"] == 2
+
+
+def test_handler_exception_fails_the_whole_batch(
+    local_aws: LocalAws, local_resources: LocalResources, run_poller: Callable[..., SqsPoller]
+) -> None:
+    calls: list[int] = []
+
+    def boom_once(event: dict[str, Any]) -> Any:
+        calls.append(len(event["Records"]))
+        if len(calls) == 1:
+            raise RuntimeError("crash")
+        return None
+
+    recorder = Recorder(boom_once)
+    poller = run_poller(recorder)
+    _send(local_aws, local_resources.queue_url, ["a", "b"])
+
+    _wait(lambda: poller.stats()["acknowledged"] == 2)
+
+    assert sorted(recorder.bodies()) == ["a", "a", "b", "b"]
+    receive_counts = [r["attributes"]["ApproximateReceiveCount"] for r in recorder.events[-1]["Records"]]
+    assert receive_counts == ["2", "2"]
+    assert poller.stats()["invocation_errors"] == 1
+    assert _total(local_aws, local_resources.queue_url) == 0
+
+
+def test_a_batch_closes_at_100_messages_and_stopping_delivers_the_rest(
+    local_aws: LocalAws, local_resources: LocalResources, run_poller: Callable[..., SqsPoller]
+) -> None:
+    # A long window: only the 100-message limit closes the first batch; stop() then flushes the second.
+    local_aws.sqs().set_queue_attributes(QueueUrl=local_resources.queue_url, Attributes={"VisibilityTimeout": "60"})
+    _send(local_aws, local_resources.queue_url, [f"m{i}" for i in range(110)])
+    recorder = Recorder()
+    poller = run_poller(recorder, batching_window=60.0)
+
+    _wait(lambda: poller.stats()["batches"] == 1)
+    _wait(lambda: poller.stats()["in_hand"] == 10)
+    poller.stop()
+
+    assert [len(e["Records"]) for e in recorder.events] == [100, 10]
+    assert sorted(recorder.bodies()) == sorted(f"m{i}" for i in range(110))
+    assert _total(local_aws, local_resources.queue_url) == 0
+
+
+def test_dlq_growth_during_an_invocation_counts_as_dead_lettered(
+    local_aws: LocalAws, local_resources: LocalResources, run_poller: Callable[..., SqsPoller]
+) -> None:
+    sqs = local_aws.sqs()
+
+    def dead_letter_first(event: dict[str, Any]) -> Any:
+        first = event["Records"][0]
+        sqs.send_message(QueueUrl=local_resources.dlq_url, MessageBody=json.dumps({"from": first["messageId"]}))
+        return {"batchItemFailures": []}
+
+    poller = run_poller(Recorder(dead_letter_first), batching_window=0.5)
+    _send(local_aws, local_resources.queue_url, ["x", "y", "z"])
+
+    _wait(lambda: poller.stats()["acknowledged"] == 3)
+
+    stats = poller.stats()
+    assert stats["dead_lettered"] == stats["batches"]
+    assert stats["in_hand"] == 0
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (None, set()),
+        ({}, set()),
+        ({"batchItemFailures": None}, set()),
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),
+        ({"batchItemFailures": [{"itemIdentifier": None}]}, {"a", "b"}),
+        ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),
+        ({"batchItemFailures": [{"id": "a"}]}, {"a", "b"}),
+        ({"batchItemFailures": "a"}, {"a", "b"}),
+        ("ok", {"a", "b"}),
+    ],
+)
+def test_partial_batch_response_follows_lambdas_rules(response: Any, expected: set[str]) -> None:
+    assert failed_message_ids(response, ["a", "b"]) == expected
