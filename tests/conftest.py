@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.fixtures.drain",
     "tests.fixtures.local",
     "tests.fixtures.replay",
+    "tests.fixtures.security",
+    "tests.fixtures.chaos",
 ]

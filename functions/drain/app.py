@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nxbridge.config import DrainSettings
 from nxbridge.drain import Drainer
 from nxbridge.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    # Types only: the batch package would load Powertools' batch processors (and asyncio) on every cold start.
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 _drainer: Drainer | None = None
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Protocol
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
@@ -39,6 +38,8 @@ from nxbridge.nxcloud.client import (
 from nxbridge.observability import SERVICE, logger, metrics
 
 if TYPE_CHECKING:
+    # Only a TypedDict: importing it at run time loads Powertools' whole batch package (and asyncio) on cold start.
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
