@@ -5,8 +5,13 @@ of its endpoint in events/webhook-secrets.json, so it works with ``sam local inv
 Standard Webhooks signatures (kinds ``standard`` and ``nxcloud``) include a timestamp that is valid for five
 minutes: run this script right before invoking those two events.
 
-    .venv/bin/python events/make_events.py            # all kinds
+It also writes events/forms/<name>.json: what a browser sends to the unsigned ``contact`` form endpoint (a form
+post that navigates, and a ``fetch()`` of FormData). They live outside events/api because the demo posts every
+file there and a browser post is answered with a redirect or a page, not JSON.
+
+    .venv/bin/python events/make_events.py            # all kinds and the browser form samples
     .venv/bin/python events/make_events.py standard   # only some
+    .venv/bin/python events/make_events.py forms      # only the browser form samples
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from nxbridge.sources.verify import base64_hmac, standard_signature
 
 EVENTS = Path(__file__).resolve().parent
 API_EVENTS = EVENTS / "api"
+FORM_EVENTS = EVENTS / "forms"
+FORMS = "forms"
+BROWSER_FORM_ENDPOINT = "contact"
 SECRETS_FILE = EVENTS / "webhook-secrets.json"
 ENDPOINTS_FILE = EVENTS / "endpoints.json"
 KINDS = ("shopify", "woocommerce", "typeform", "tally", "standard", "form", "nxcloud")
@@ -498,6 +506,124 @@ def form_event(secret: str, now: dt.datetime) -> Json:
     )
 
 
+# --- browser form samples (events/forms) --------------------------------------------------------------------
+
+URLENCODED = "application/x-www-form-urlencoded"
+SITE = "https://www.example.com"
+
+
+def browser_form_fields() -> list[tuple[str, str]]:
+    """A contact form as a browser posts it: typical field names, one field NXCloud does not know, the honeypot."""
+    return [
+        ("name", "Lucía Fernández"),
+        ("email", "lucia.fernandez@example.es"),
+        ("phone", "+34 622 123 456"),
+        ("company", "Panadería Lucía"),
+        ("message", "¿Hacéis envíos a Canarias?"),
+        ("_gotcha", ""),
+    ]
+
+
+def fetch_form_fields() -> list[tuple[str, str]]:
+    """A sign-up form sent by ``fetch()`` as FormData: first and last name, ``tel``, two checked boxes."""
+    return [
+        ("first_name", "Jan"),
+        ("last_name", "Kowalski"),
+        ("email", "jan.kowalski@example.pl"),
+        ("tel", "+48 601 234 567"),
+        ("tags", "newsletter"),
+        ("tags", "events"),
+        ("message", "Proszę o ofertę dla 3 sklepów."),
+        ("_gotcha", ""),
+    ]
+
+
+def multipart_body(fields: Sequence[tuple[str, str]], boundary: str) -> bytes:
+    """A multipart/form-data body as browsers build it (RFC 7578): CRLF lines, UTF-8 values, quoted names."""
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name.replace(chr(34), "%22")}"\r\n\r\n{value}\r\n'
+        for name, value in fields
+    ]
+    return ("".join(parts) + f"--{boundary}--\r\n").encode("utf-8")
+
+
+def browser_post_event(now: dt.datetime) -> Json:
+    """A form post that navigates (``<form method="post" action=...>``): urlencoded, HTML preferred."""
+    body = urlencode(browser_form_fields()).encode("ascii")
+    headers = {
+        "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8",
+        "accept-language": "es-ES,es;q=0.9,en;q=0.8",
+        "cache-control": "max-age=0",
+        "content-type": URLENCODED,
+        "origin": SITE,
+        "referer": f"{SITE}/contact",
+        "sec-fetch-dest": "document",
+        "sec-fetch-mode": "navigate",
+        "sec-fetch-site": "cross-site",
+        "sec-fetch-user": "?1",
+        "upgrade-insecure-requests": "1",
+        "user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36",
+    }
+    return api_event(
+        BROWSER_FORM_ENDPOINT,
+        body,
+        headers,
+        request_id="BrW8rB6vRxqEJmH=",
+        at=now,
+        source_ip="203.0.113.45",
+        base64_body=True,
+    )
+
+
+def fetch_multipart_event(now: dt.datetime) -> Json:
+    """``fetch(form.action, {method: "POST", body: new FormData(form), headers: {Accept: "application/json"}})``."""
+    boundary = "----WebKitFormBoundaryq7T3mZ9kLp2VxYcA"
+    body = multipart_body(fetch_form_fields(), boundary)
+    headers = {
+        "accept": "application/json",
+        "accept-language": "pl-PL,pl;q=0.9,en;q=0.5",
+        "content-type": f"multipart/form-data; boundary={boundary}",
+        "origin": SITE,
+        "referer": f"{SITE}/newsletter",
+        "sec-fetch-dest": "empty",
+        "sec-fetch-mode": "cors",
+        "sec-fetch-site": "cross-site",
+        "user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
+    }
+    return api_event(
+        BROWSER_FORM_ENDPOINT,
+        body,
+        headers,
+        request_id="FtC9sC7wSyrEJnI=",
+        at=now,
+        source_ip="198.51.100.23",
+        base64_body=True,
+    )
+
+
+FORM_SAMPLES: dict[str, Callable[[dt.datetime], Json]] = {
+    "form-browser-urlencoded": browser_post_event,
+    "form-fetch-multipart": fetch_multipart_event,
+}
+
+
+def build_form_sample(name: str) -> Json:
+    """The browser form sample called ``name`` (unsigned: the ``contact`` endpoint has no secret)."""
+    return FORM_SAMPLES[name](FIXED_TIME)
+
+
+def write_form_samples() -> list[Path]:
+    """Write events/forms/<name>.json; return the paths written."""
+    FORM_EVENTS.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in FORM_SAMPLES:
+        path = FORM_EVENTS / f"{name}.json"
+        path.write_text(json.dumps(build_form_sample(name), indent=2, ensure_ascii=False) + "\n", "utf-8")
+        written.append(path)
+    return written
+
+
 BUILDERS: dict[str, Callable[[str, dt.datetime], Json]] = {
     "shopify": shopify_event,
     "woocommerce": woocommerce_event,
@@ -530,14 +656,18 @@ def write_events(kinds: Sequence[str], secrets: Mapping[str, str], now: dt.datet
 def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate the sample events."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    kinds_help = f"kinds to regenerate, of {', '.join(KINDS)} (default: all)"
+    kinds_help = f"kinds to regenerate, of {', '.join(KINDS)}, or {FORMS} for events/forms (default: all)"
     parser.add_argument("kinds", nargs="*", metavar="KIND", help=kinds_help)
     parser.add_argument("--secrets", type=Path, default=SECRETS_FILE, help="secrets document (default: %(default)s)")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.kinds) - set(KINDS))
+    unknown = sorted(set(args.kinds) - {*KINDS, FORMS})
     if unknown:
         parser.error(f"unknown kind(s): {', '.join(unknown)}")
-    for path in write_events(args.kinds or KINDS, load_secrets(args.secrets)):
+    kinds = [kind for kind in args.kinds if kind != FORMS] if args.kinds else list(KINDS)
+    written = write_events(kinds, load_secrets(args.secrets)) if kinds else []
+    if not args.kinds or FORMS in args.kinds:
+        written += write_form_samples()
+    for path in written:
         print(f"wrote {path.relative_to(EVENTS.parent)}")  # noqa: T201 - a script reports what it wrote
     return 0
 

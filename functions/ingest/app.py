@@ -1,7 +1,10 @@
 """IngestFunction: API Gateway (HTTP API, payload 2.0) ``POST /webhooks/{endpoint}``; one call into nxbridge.ingest.
 
-Not Powertools' APIGatewayHttpResolver: there is one route, and the status codes and headers are decided per
-endpoint by the logic (405 with Allow, per-endpoint answers for forms), so a router would add only import time.
+Form endpoints also get ``OPTIONS /webhooks/{endpoint}`` (CORS preflight) and ``GET /webhooks/{endpoint}/token``
+(a fill token); the logic tells them apart by method.
+
+Not Powertools' APIGatewayHttpResolver: the routes share one pipeline, and the status codes and headers are decided
+per endpoint by the logic (405 with Allow, per-endpoint answers for forms), so a router would add only import time.
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ def _request(event: APIGatewayProxyEventV2, context: LambdaContext) -> WebhookRe
 
 
 def _result(response: WebhookResponse) -> dict[str, Any]:
+    if response.text is not None:
+        # A page, a redirect or a preflight for a browser: the logic set its headers (content type included).
+        return {"statusCode": response.status, "headers": dict(response.headers), "body": response.text}
     return {
         "statusCode": response.status,
         "headers": {"content-type": "application/json", **response.headers},

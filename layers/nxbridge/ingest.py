@@ -7,6 +7,9 @@ Guarantees: bad input is answered 4xx and queues nothing; a webhook is answered 
 customers is queued (else 503, so that the sender retries). A retried delivery whose first attempt queued part
 of its customers before SQS failed queues only the rest: the sent indexes are recorded beside the idempotency
 record (deliveries without an id are not tracked; the drain's upsert makes a resent customer harmless).
+
+Form endpoints also answer CORS preflights and fill-token requests, screen posts for spam, and answer browsers
+with a redirect or a page (``nxbridge.forms``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from nxbridge.endpoints import (
     EndpointStore,
     FileEndpoints,
     FileSecrets,
+    FormEndpoint,
     ParameterEndpoints,
     SecretsManagerSecrets,
     SecretStore,
@@ -53,6 +57,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from nxbridge.config import IngestSettings
+    from nxbridge.forms import FormGate
+    from nxbridge.sources.form_spam import Spam
 
 __all__ = ["CustomerQueue", "DeliveryLedger", "Ingest", "QueueUnavailable", "WebhookRequest", "WebhookResponse"]
 
@@ -63,15 +69,19 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MAX_CUSTOMERS_PER_WEBHOOK = 100
 IDEMPOTENCY_KEY_PREFIX = "nxbridge-ingest"
 PROGRESS_KEY_PREFIX = "nxbridge-ingest-progress"
+# Form endpoints also answer CORS preflights (OPTIONS) and fill-token requests (GET .../token); neither is a webhook.
+FORM_METHODS = frozenset({"OPTIONS", "GET"})
+_RECEIVED_METRICS = {"OPTIONS": "FormPreflights", "GET": "FillTokenRequests"}
 
 
 @dataclass(frozen=True)
 class WebhookResponse:
-    """What to answer: status, JSON body, extra headers."""
+    """What to answer: status, JSON body, extra headers; ``text`` (a page, or empty) is sent instead of the JSON."""
 
     status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+    text: str | None = None
 
 
 class QueueUnavailable(Exception):
@@ -228,6 +238,15 @@ class DeliveryLedger:
             logger.warning("cannot drop the progress record", extra={"error": type(exc).__name__})
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is encodable as UTF-8 (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _run_work(*, delivery: dict[str, str], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     # Powertools hashes ``delivery`` into the idempotency key; ``work`` is the actual enqueue.
     return work()
@@ -259,6 +278,7 @@ class Ingest:
         self._ledger = ledger
         self._max_body_bytes = max_body_bytes
         self._clock = clock
+        self._form_gate: FormGate | None = None
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> Ingest:
@@ -309,8 +329,9 @@ class Ingest:
 
     def handle(self, request: WebhookRequest) -> WebhookResponse:
         """Answer one webhook request."""
-        metrics.add_metric(name="WebhooksReceived", unit=MetricUnit.Count, value=1)
-        if request.method.upper() != "POST":
+        method = request.method.upper()
+        metrics.add_metric(name=_RECEIVED_METRICS.get(method, "WebhooksReceived"), unit=MetricUnit.Count, value=1)
+        if method != "POST" and method not in FORM_METHODS:
             return self._reject(request, 405, "method_not_allowed", "use POST", headers={"allow": "POST"})
         try:
             endpoint = self._endpoints.get(request.endpoint)
@@ -319,10 +340,46 @@ class Ingest:
             return self._reject(request, 503, "config_unavailable", "the bridge is not configured; retry later")
         if endpoint is None:
             return self._reject(request, 404, "unknown_endpoint", f"no endpoint named {request.endpoint!r}")
+        if isinstance(endpoint.config, FormEndpoint):
+            return self._form(request, endpoint)
+        if method != "POST":
+            return self._reject(request, 405, "method_not_allowed", "use POST", headers={"allow": "POST"})
+        return self._post(request, endpoint)
+
+    def _forms(self) -> FormGate:
+        if self._form_gate is None:
+            from nxbridge.forms import FormGate  # noqa: PLC0415 (only functions that serve forms pay for it)
+
+            self._form_gate = FormGate(self._secrets)
+        return self._form_gate
+
+    def _form(self, request: WebhookRequest, endpoint: Endpoint) -> WebhookResponse:
+        forms = self._forms()
+        method = request.method.upper()
+        if method == "OPTIONS":
+            preflight = forms.preflight(request, endpoint)
+            if preflight is None:
+                message = "this origin may not post to this endpoint"
+                return self._reject(request, 403, "origin_not_allowed", message, headers={"vary": "Origin"})
+            return preflight
+        if method == "GET":
+            try:
+                token = forms.fill_token(request, endpoint)
+            except ConfigError as exc:
+                return self._no_fill_key(request, endpoint, exc)
+            if token is None:
+                return self._reject(request, 404, "no_fill_token", "this endpoint does not check the fill time")
+            return token
+        return forms.answer(request, endpoint, self._post(request, endpoint))
+
+    def _post(self, request: WebhookRequest, endpoint: Endpoint) -> WebhookResponse:
         if request.body is None:
             return self._reject(request, 400, "malformed_body", "the body could not be decoded")
-        if len(request.body) > self._max_body_bytes:
-            return self._reject(request, 413, "payload_too_large", f"the body exceeds {self._max_body_bytes} bytes")
+        limit = self._max_body_bytes
+        if isinstance(endpoint.config, FormEndpoint) and endpoint.config.form.max_body_bytes is not None:
+            limit = min(limit, endpoint.config.form.max_body_bytes)
+        if len(request.body) > limit:
+            return self._reject(request, 413, "payload_too_large", f"the body exceeds {limit} bytes")
         source = source_for(endpoint.kind)
         if source.is_ping(request):
             logger.info("ping acknowledged", extra={"endpoint": endpoint.name, "kind": endpoint.kind})
@@ -342,12 +399,21 @@ class Ingest:
             return self._reject(request, 503, "config_unavailable", "the bridge is not configured; retry later")
         try:
             payload = source.parse(request, endpoint.config)
+            if isinstance(endpoint.config, FormEndpoint):
+                spam = self._forms().screen(request, endpoint, payload)
+                if spam is not None:
+                    return self._spam(request, spam)
             found = source.candidates(payload, request, endpoint.config)
         except MalformedPayload as exc:
             return self._reject(request, 400, "malformed_body", str(exc))
         except InvalidPayload as exc:
             return self._invalid(request, exc.problems)
+        except ConfigError as exc:
+            return self._no_fill_key(request, endpoint, exc)
         delivery_id = source.delivery_id(request, payload, endpoint.config)
+        if delivery_id is not None and not _is_text(delivery_id):
+            # A JSON escape such as "\udcff" decodes to a lone surrogate, which no queue message can carry.
+            return self._reject(request, 400, "malformed_body", "the delivery id is not valid Unicode text")
         if isinstance(found, Ignored):
             logger.info(
                 "delivery ignored",
@@ -472,6 +538,19 @@ class Ingest:
             ledger.forget(endpoint.name, delivery_id)
         return outcome
 
+    def _no_fill_key(self, request: WebhookRequest, endpoint: Endpoint, exc: ConfigError) -> WebhookResponse:
+        logger.error("fill-token key unavailable", extra={"endpoint": endpoint.name, "detail": str(exc)})
+        return self._reject(request, 503, "config_unavailable", "the bridge is not configured; retry later")
+
+    def _spam(self, request: WebhookRequest, spam: Spam) -> WebhookResponse:
+        # A bot that filled the honeypot is told what a person is told; nothing is queued.
+        if spam.silent:
+            self._count_rejection(request, 202, spam.reason)
+            return WebhookResponse(202, {"accepted": 1, "requestId": request.request_id})
+        # Every fill-time failure gets the same answer (a bot learns nothing); a person reloads and sends again.
+        message = "the form was sent too early or too late, or without its fill token; reload it and send it again"
+        return self._reject(request, 422, "fill_time_rejected", message, reason=spam.reason)
+
     def _invalid(self, request: WebhookRequest, problems: Sequence[Problem]) -> WebhookResponse:
         shown = [p.to_dict() for p in problems]
         logger.info(
@@ -491,10 +570,15 @@ class Ingest:
         *,
         extra: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        reason: str | None = None,
     ) -> WebhookResponse:
-        with single_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-            metric.add_dimension(name="service", value=SERVICE)
-            metric.add_dimension(name="reason", value=code)
-        logger.warning("webhook rejected", extra={"endpoint": request.endpoint, "status": status, "reason": code})
+        """A JSON error answer, counted in WebhooksRejected by ``reason`` (default: the error ``code``)."""
+        self._count_rejection(request, status, reason or code)
         body = {"error": code, "message": message, **(extra or {}), "requestId": request.request_id}
         return WebhookResponse(status, body, headers or {})
+
+    def _count_rejection(self, request: WebhookRequest, status: int, reason: str) -> None:
+        with single_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+            metric.add_dimension(name="service", value=SERVICE)
+            metric.add_dimension(name="reason", value=reason)
+        logger.warning("webhook rejected", extra={"endpoint": request.endpoint, "status": status, "reason": reason})

@@ -179,10 +179,14 @@ def test_environment_matches_the_typed_settings(template: dict[str, Any], name: 
     assert env - powertools <= known, f"{name} sets variables its settings do not read"
 
 
-def test_ingest_serves_post_and_preflight_and_leaves_cors_to_the_handler(template: dict[str, Any]) -> None:
+def test_ingest_serves_post_preflight_and_fill_tokens_and_leaves_cors_to_the_handler(template: dict[str, Any]) -> None:
     events = template["Resources"]["IngestFunction"]["Properties"]["Events"]
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]) for e in events.values() if e["Type"] == "HttpApi"}
-    assert routes == {("POST", "/webhooks/{endpoint}"), ("OPTIONS", "/webhooks/{endpoint}")}
+    assert routes == {
+        ("POST", "/webhooks/{endpoint}"),
+        ("OPTIONS", "/webhooks/{endpoint}"),
+        ("GET", "/webhooks/{endpoint}/token"),
+    }
     assert all(ref_target(e["Properties"]["ApiId"]) == "HttpApi" for e in events.values())
     assert "CorsConfiguration" not in template["Resources"]["HttpApi"]["Properties"]
 

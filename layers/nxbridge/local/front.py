@@ -1,6 +1,7 @@
 """The local HTTP front: what API Gateway's HttpApi does in front of the IngestFunction.
 
-Each request to ``/webhooks/{endpoint}`` becomes the payload-format-2.0 event the real HttpApi would send,
+Each request to a route of template.yaml (``POST``/``OPTIONS /webhooks/{endpoint}``, ``GET
+/webhooks/{endpoint}/token``) becomes the payload-format-2.0 event the real HttpApi would send,
 the ingest handler is invoked with it, and its proxy response is written back. ``GET /_local/status`` is the
 stack's own status page.
 """
@@ -29,8 +30,12 @@ from nxbridge.observability import logger
 WEBHOOK_PREFIX = "/webhooks/"
 STATUS_PATH = "/_local/status"
 ROUTE_PATH = "/webhooks/{endpoint}"
-# The IngestFunction's HttpApi routes in template.yaml; any other method gets HttpApi's 404, as in AWS.
+FORM_TIMING_ROUTE_PATH = "/webhooks/{endpoint}/token"
+# The IngestFunction's HttpApi routes in template.yaml; anything else gets HttpApi's 404, as in AWS.
 ROUTE_METHODS = frozenset({"POST", "OPTIONS"})
+ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {*((method, ROUTE_PATH) for method in ROUTE_METHODS), ("GET", FORM_TIMING_ROUTE_PATH)}
+)
 API_ID = "local"
 # API Gateway's own limit on a request payload.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -78,8 +83,22 @@ def endpoint_of(path: str) -> str | None:
     return unquote(segment)
 
 
-def build_v2_event(request: HttpRequest, *, endpoint: str, host: str, region: str) -> dict[str, Any]:
-    """The API Gateway HTTP API event (payload format 2.0) for ``request`` on ``{method} /webhooks/{endpoint}``."""
+def route_of(method: str, path: str) -> tuple[str, str] | None:
+    """``(route path, endpoint)`` when ``method path`` is one of the template's routes, else None."""
+    suffix = FORM_TIMING_ROUTE_PATH.removeprefix(ROUTE_PATH)
+    candidates = [(ROUTE_PATH, endpoint_of(path))]
+    if path.endswith(suffix):
+        candidates.append((FORM_TIMING_ROUTE_PATH, endpoint_of(path.removesuffix(suffix))))
+    for route, endpoint in candidates:
+        if endpoint is not None and (method, route) in ROUTES:
+            return route, endpoint
+    return None
+
+
+def build_v2_event(
+    request: HttpRequest, *, endpoint: str, host: str, region: str, route_path: str = ROUTE_PATH
+) -> dict[str, Any]:
+    """The API Gateway HTTP API event (payload format 2.0) for ``request`` on ``{method} {route_path}``."""
     url = urlsplit(request.target)
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -105,7 +124,7 @@ def build_v2_event(request: HttpRequest, *, endpoint: str, host: str, region: st
         query[key] = f"{query[key]},{value}" if key in query else value
 
     now = dt.datetime.now(dt.UTC)
-    route_key = f"{request.method} {ROUTE_PATH}"
+    route_key = f"{request.method} {route_path}"
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
@@ -221,12 +240,13 @@ class Front:
             return HttpResponse(
                 200, [("Content-Type", "application/json")], (json.dumps(self.status(), indent=2) + "\n").encode()
             )
-        endpoint = endpoint_of(path)
-        if endpoint is None or request.method not in ROUTE_METHODS:
+        route = route_of(request.method, path)
+        if route is None:
             return _gateway_error(404, "Not Found")
+        route_path, endpoint = route
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(413, "Request Entity Too Large")
-        event = build_v2_event(request, endpoint=endpoint, host=host, region=self.ingest.region)
+        event = build_v2_event(request, endpoint=endpoint, host=host, region=self.ingest.region, route_path=route_path)
         try:
             result = self.ingest.invoke(event)
         except Exception:

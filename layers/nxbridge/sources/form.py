@@ -2,19 +2,33 @@
 
 A form endpoint is signed by a shared secret sent in a header (``form.secret_header``, compared in constant
 time), or unsigned when its ``secret`` is null. The delivery id is the optional ``form.delivery_id_header``
-(``Idempotency-Key``). Form fields named like NXCloud's fields (and ``phone``) are taken as they are; the
-endpoint's mapping names the form field for any other NXCloud field. Uploaded files are ignored.
+(``Idempotency-Key``). Form fields named like NXCloud's fields (and ``phone``), or like a typical form names them
+(``name``, ``tel``, ``mobile``, ``message``, ``tags``), are taken as they are; the endpoint's mapping names the
+form field for any other NXCloud field, and ``form.unknown_fields`` keeps the rest in ``customize_field``.
+Internal fields (the honeypot, the fill token, any name starting with ``_``) are never mapped by name. Uploaded
+files are ignored. What a browser gets back, CORS and spam defences are in ``form_answers``, ``form_cors`` and
+``form_spam``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from nxbridge.endpoints import MAPPABLE_FIELDS, EndpointConfig, FormEndpoint, Kind
+from nxbridge.endpoints import (
+    CUSTOM_FIELD_PREFIX,
+    FORM_FIELD_ALIASES,
+    MAPPABLE_FIELDS,
+    PHONE,
+    EndpointConfig,
+    FormEndpoint,
+    FormOptions,
+    Kind,
+)
 from nxbridge.sources.base import (
     JSON_MEDIA_TYPES,
     Candidate,
@@ -24,6 +38,7 @@ from nxbridge.sources.base import (
     WebhookRequest,
     apply_mapping,
     parse_json,
+    text,
 )
 
 URLENCODED = "application/x-www-form-urlencoded"
@@ -31,6 +46,11 @@ MULTIPART = "multipart/form-data"
 MAX_FIELDS = 1000
 
 FormData = dict[str, str | list[str]]
+# Where a mapping target is looked for by default, in order: its NXCloud name first, then the typical form names.
+DEFAULT_SOURCES: dict[str, tuple[str, ...]] = {
+    target: (target, *(name for name, aliased in FORM_FIELD_ALIASES.items() if aliased == target))
+    for target in sorted(MAPPABLE_FIELDS)
+}
 
 
 def _collect(pairs: list[tuple[str, str]]) -> FormData:
@@ -127,10 +147,65 @@ class FormSource(Source):
         return request.header(config.form.delivery_id_header)
 
     def candidates(self, payload: Any, request: WebhookRequest, config: EndpointConfig) -> list[Candidate] | Ignored:
-        """One customer per post."""
+        """One customer per post: fields by their default names, then the mapping, then (optionally) the rest."""
+        assert isinstance(config, FormEndpoint)
         form: FormData = payload
-        candidate: Candidate = {name: value for name, value in form.items() if name in MAPPABLE_FIELDS}
-        return [apply_mapping(candidate, config.mapping, form.get)]
+        candidate: Candidate = {}
+        used: set[str] = set(config.mapping.values())
+        for target, names in DEFAULT_SOURCES.items():
+            name = _first_filled(form, names, config.form)
+            if name is not None:
+                candidate[target] = form[name]
+                used.add(name)
+        candidate = apply_mapping(candidate, config.mapping, form.get)
+        if config.form.unknown_fields == "customize":
+            _keep_unknown(candidate, form, used, config.form)
+        return [candidate]
+
+
+def is_internal(name: str, options: FormOptions) -> bool:
+    """Whether a form field is for the bridge, not the customer: the honeypot, the fill token, any ``_name``."""
+    return name.startswith("_") or name in (options.honeypot_field, options.fill_token_field)
+
+
+def is_filled(value: str | list[str] | None) -> bool:
+    """Whether a form value holds more than whitespace."""
+    return bool(value.strip()) if isinstance(value, str) else bool(value and any(v.strip() for v in value))
+
+
+def _first_filled(form: FormData, names: Sequence[str], options: FormOptions) -> str | None:
+    return next((n for n in names if not is_internal(n, options) and is_filled(form.get(n))), None)
+
+
+def _keep_unknown(candidate: Candidate, form: FormData, used: set[str], options: FormOptions) -> None:
+    unknown = {
+        name: ", ".join(t for t in (text(v) for v in ([value] if isinstance(value, str) else value)) if t)
+        for name, value in form.items()
+        if name not in used and not is_internal(name, options) and is_filled(value)
+    }
+    if not unknown:
+        return
+    own = candidate.get("customize_field")
+    if isinstance(own, str):
+        try:
+            own = json.loads(own)
+        except ValueError:
+            return  # not an object: left as it is, so that validation reports it
+    if own is None or isinstance(own, dict):
+        # Explicitly mapped keys win over same-named leftovers.
+        candidate["customize_field"] = {**unknown, **(own or {})}
+
+
+def field_of(target: str, form: FormData, config: FormEndpoint) -> str:
+    """The form field an NXCloud field's value came from (to name it in an error), else the NXCloud name."""
+    mapped = config.mapping.get(target)
+    if mapped is not None and is_filled(form.get(mapped)):
+        return mapped
+    if target in config.phone_fields and _first_filled(form, DEFAULT_SOURCES[target], config.form) is None:
+        return field_of(PHONE, form, config)
+    if target.startswith(CUSTOM_FIELD_PREFIX) or target not in DEFAULT_SOURCES:
+        return target
+    return _first_filled(form, DEFAULT_SOURCES[target], config.form) or mapped or target
 
 
 SOURCE = FormSource()
