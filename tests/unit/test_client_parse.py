@@ -132,3 +132,27 @@ def test_a_transport_failure_without_status_or_code_reports_transport() -> None:
 def test_classify_code_knows_the_contract_codes_and_isolates_unknown_ones() -> None:
     assert {code: classify_code(code) for code in CODE_CLASSES} == CODE_CLASSES
     assert classify_code(424242) is FailureClass.RECORD
+
+
+def test_code_0_with_null_lists_counts_and_numeric_phone_is_still_delivered() -> None:
+    body = (
+        b'{"code":0,"message":null,"traceId":"t","data":{"totalCount":1,"successCount":1,"failCount":null,'
+        b'"failItems":null,"successItems":[{"index":0,"customerId":1214631327620775937,"whatsAppPhone":8618163725558}]}}'
+    )
+    outcome = parse_response(200, body)
+    assert isinstance(outcome, Delivered)
+    assert outcome.result.failItems == []
+    assert outcome.result.failCount == 0
+    assert outcome.result.successItems[0].customerId == 1214631327620775937
+    assert outcome.result.successItems[0].whatsAppPhone == "8618163725558"
+
+
+def test_customer_id_sent_as_a_string_stays_exact() -> None:
+    body = (
+        b'{"code":0,"traceId":"t","data":{"successItems":[{"index":0,"customerId":"1214631327620775937"}],'
+        b'"failItems":[{"index":1,"errorCode":"12148","errorMessage":null}]}}'
+    )
+    outcome = parse_response(200, body)
+    assert isinstance(outcome, Delivered)
+    assert outcome.result.successItems[0].customerId == 1214631327620775937
+    assert outcome.result.failItems[0].errorCode == 12148

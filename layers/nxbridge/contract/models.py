@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -282,6 +283,21 @@ class BatchCreateRequest(BaseModel):
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+# NXCloud's answer is read leniently where leniency cannot lose a record: a Java server may write null for an
+# empty list or count, or a number for a phone. A stored batch misread as "not NXCloud JSON" would be re-sent
+# dozens of times and finally dead-lettered without a reason.
+def _as_text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _zero_if_null(value: Any) -> Any:
+    return 0 if value is None else value
+
+
+def _empty_if_null(value: Any) -> Any:
+    return [] if value is None else value
+
+
 class FailItem(BaseModel):
     """A record NXCloud rejected: ``index`` is its position in the request's customers array."""
 
@@ -289,7 +305,7 @@ class FailItem(BaseModel):
 
     index: int
     errorCode: int
-    errorMessage: str | None = None
+    errorMessage: Annotated[str | None, BeforeValidator(_as_text)] = None
 
 
 class SuccessItem(BaseModel):
@@ -299,7 +315,7 @@ class SuccessItem(BaseModel):
 
     index: int
     customerId: int
-    whatsAppPhone: str | None = None
+    whatsAppPhone: Annotated[str | None, BeforeValidator(_as_text)] = None
 
 
 class BatchCreateResult(BaseModel):
@@ -307,11 +323,11 @@ class BatchCreateResult(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    totalCount: int = 0
-    successCount: int = 0
-    failCount: int = 0
-    failItems: list[FailItem] = Field(default_factory=list)
-    successItems: list[SuccessItem] = Field(default_factory=list)
+    totalCount: Annotated[int, BeforeValidator(_zero_if_null)] = 0
+    successCount: Annotated[int, BeforeValidator(_zero_if_null)] = 0
+    failCount: Annotated[int, BeforeValidator(_zero_if_null)] = 0
+    failItems: Annotated[list[FailItem], BeforeValidator(_empty_if_null)] = Field(default_factory=list)
+    successItems: Annotated[list[SuccessItem], BeforeValidator(_empty_if_null)] = Field(default_factory=list)
 
 
 class BatchCreateResponse(BaseModel):
@@ -320,6 +336,6 @@ class BatchCreateResponse(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     code: int
-    message: str | None = None
-    traceId: str | None = None
+    message: Annotated[str | None, BeforeValidator(_as_text)] = None
+    traceId: Annotated[str | None, BeforeValidator(_as_text)] = None
     data: BatchCreateResult | None = None
