@@ -1,0 +1,130 @@
+"""``python -m bench``: run the benchmarks, print every figure with its target and verdict, rewrite the docs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+
+from bench.common import DOCS, ROOT, Figure, machine, now_utc
+
+NAMES = ("api", "drain", "ingest", "coldstart", "memory", "cost")
+# Cheap and local first; the burst after them; the cost model last, as it uses the others' measurements.
+ORDER = ("drain", "ingest", "coldstart", "memory", "api", "cost")
+TITLES = {
+    "api": (1, "API efficiency"),
+    "drain": (2, "Drain CPU per batch"),
+    "ingest": (3, "Ingest per request"),
+    "coldstart": (4, "Cold start (imports)"),
+    "memory": (5, "Drain memory"),
+    "cost": (6, "Cost per million customers"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", default=",".join(NAMES), help=f"comma-separated figures of {', '.join(NAMES)}")
+    parser.add_argument("--big", action="store_true", help="10,000 webhooks for figure 1 and a deeper moto probe")
+    parser.add_argument("--webhooks", type=int, default=None, help="burst size of figure 1 (default 2,000)")
+    parser.add_argument("--window", type=float, default=None, help="batching window of figure 1 in seconds")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a figure fails its target")
+    return parser
+
+
+def _runners(args: argparse.Namespace, results: dict[str, dict[str, object]]) -> dict[str, Callable[[], Figure]]:
+    # Imported when chosen: each benchmark pulls in what it measures.
+    def api() -> Figure:
+        from bench import burst  # noqa: PLC0415
+
+        return burst.run(
+            webhooks=args.webhooks or (10_000 if args.big else 2000),
+            batch_window=args.window if args.window is not None else burst.DEFAULT_WINDOW,
+            big=args.big,
+        )
+
+    def drain() -> Figure:
+        from bench import drain_cpu  # noqa: PLC0415
+
+        return drain_cpu.run()
+
+    def ingest() -> Figure:
+        from bench import ingest as ingest_bench  # noqa: PLC0415
+
+        return ingest_bench.run()
+
+    def coldstart() -> Figure:
+        from bench import coldstart as coldstart_bench  # noqa: PLC0415
+
+        return coldstart_bench.run()
+
+    def memory() -> Figure:
+        from bench import memory as memory_bench  # noqa: PLC0415
+
+        return memory_bench.run()
+
+    def cost() -> Figure:
+        from bench import cost as cost_bench  # noqa: PLC0415
+
+        return cost_bench.run(results)
+
+    return {"api": api, "drain": drain, "ingest": ingest, "coldstart": coldstart, "memory": memory, "cost": cost}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen benchmarks in order; print; write docs/benchmarks.md after a full run."""
+    args = _parser().parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(NAMES))
+    if unknown:
+        _parser().error(f"unknown figure(s): {', '.join(unknown)}")
+    host = machine()
+    started, clock = now_utc(), time.monotonic()
+    print(f"nxbridge benchmarks on {host.label()}; load average {host.load_average}", flush=True)
+    results: dict[str, dict[str, object]] = {}
+    figures: list[Figure] = []
+    runners = _runners(args, results)
+    for name in (n for n in ORDER if n in chosen):
+        number, title = TITLES[name]
+        print(f"\n=== {number}. {title} ...", flush=True)
+        began = time.monotonic()
+        try:
+            figure = runners[name]()
+        except Exception as exc:  # a benchmark that cannot run is a failed figure, not a crashed run
+            traceback.print_exc()
+            figure = Figure(
+                number=number,
+                name=name,
+                title=title,
+                value=f"could not run: {type(exc).__name__}: {exc}"[:300],
+                target="(see the issue)",
+                passed=False,
+                command=f"python -m bench --only {name}",
+            )
+        results[name] = figure.data
+        figures.append(figure)
+        print(figure.headline(), flush=True)
+        print("\n".join(figure.details), flush=True)
+        print(f"({time.monotonic() - began:.0f} s)", flush=True)
+    figures.sort(key=lambda f: f.number)
+    seconds = time.monotonic() - clock
+    print(f"\n=== Summary ({seconds:.0f} s)")
+    for figure in figures:
+        print(figure.headline())
+    if set(chosen) == set(NAMES) and not args.no_docs:
+        from bench import report  # noqa: PLC0415
+
+        command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
+        report.write(report.render(figures, host, command, started, seconds))
+        print(f"wrote {DOCS.relative_to(ROOT)}")
+    elif not args.no_docs:
+        print(f"{DOCS.relative_to(ROOT)} not rewritten: only a run of all six figures rewrites it")
+    if args.strict and not all(f.passed for f in figures):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""docs/benchmarks.md: the latest run's figures, each with the command that produced it and the machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.common import DOCS, Figure, Machine, table
+
+INTRO = """\
+# Benchmarks
+
+`make bench` (that is, `.venv/bin/python -m bench`) measures the six figures of issue 8 and rewrites this file
+with the run. Every figure is a ratio or a count measured in one run, so that the noise of a shared machine hits
+both sides of it; absolute times are shown too, labelled with the machine they come from. Benchmarks are not
+tests: nothing here runs under pytest (`tests/unit/test_bench_cost.py` checks the cost formula only).
+
+| option | effect |
+|---|---|
+| `--only api,drain,ingest,coldstart,memory,cost` | run some figures (this file is only rewritten by a run of all six) |
+| `--big` | 10,000 webhooks instead of 2,000 for figure 1, and a deeper moto probe (takes 10+ minutes) |
+| `--webhooks N`, `--window SECONDS` | burst size and batching window of figure 1 (defaults 2,000 and 10 s) |
+| `--no-docs` | print only |
+| `--strict` | exit 1 when a figure fails its target |
+
+Figure 4 builds `.venv-bench/` (runtime dependencies only) on first use, about a minute; later runs reuse it.
+"""
+
+
+def render(figures: Sequence[Figure], machine: Machine, command: str, started: dt.datetime, seconds: float) -> str:
+    """The whole page."""
+    summary = table(
+        ["#", "figure", "result", "target", "verdict"],
+        [[f.number, f.title, f.value, f.target, f"**{f.verdict}**"] for f in figures],
+    )
+    parts = [
+        INTRO,
+        "## Latest run",
+        "",
+        f"- Command: `{command}` (run with `.venv/bin/python`; `make bench` runs `python -m bench`)",
+        f"- Started: {started:%Y-%m-%d %H:%M} UTC, took {seconds:.0f} s",
+        f"- Machine: {machine.cpu_model}, `nproc` = {machine.nproc}, Python {machine.python}, {machine.system}; "
+        f"load average at the start {machine.load_average} (other jobs share this machine)",
+        "",
+        *summary,
+        "",
+    ]
+    for figure in figures:
+        parts += [
+            f"## {figure.number}. {figure.title}: {figure.verdict}",
+            "",
+            f"**{figure.value}**; target {figure.target}.",
+            "",
+            f"Command: `{figure.command}` (machine: {machine.label()}).",
+            "",
+            *figure.details,
+            "",
+        ]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def write(text: str, path: Path = DOCS) -> None:
+    """Replace docs/benchmarks.md."""
+    path.write_text(text, encoding="utf-8")
