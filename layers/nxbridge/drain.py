@@ -209,7 +209,8 @@ class Drainer:
         return run.result
 
     def _decode(self, record: SQSRecord) -> _Item | DeadLetter:
-        receive_count = int(record.attributes.get("ApproximateReceiveCount") or 1)
+        # The raw dict, not ``record.attributes``: that property wraps it in a new object for each record.
+        receive_count = int(record["attributes"].get("ApproximateReceiveCount") or 1)
         try:
             envelope = Envelope.model_validate_json(record.body)
         except ValidationError as exc:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
-from nxbridge.contract import Customer, CustomerValidationError, validate_customer
+from nxbridge.contract import Customer, CustomerValidationError
 from nxbridge.endpoints import (
     ConfigError,
     Endpoint,
@@ -41,13 +41,14 @@ from nxbridge.envelope import Envelope, utcnow
 from nxbridge.observability import NAMESPACE, SERVICE, logger, metrics
 from nxbridge.sources import (
     Candidate,
+    DroppedContact,
     Ignored,
     InvalidPayload,
     MalformedPayload,
     Problem,
     Source,
     WebhookRequest,
-    finalize,
+    build_customer,
     source_for,
 )
 
@@ -455,12 +456,22 @@ class Ingest:
             reason = f"at most {MAX_CUSTOMERS_PER_WEBHOOK} customers per webhook"
             return self._invalid(request, [Problem(field="customers", reason=reason)])
         customers: list[Customer] = []
+        dropped: list[tuple[int, DroppedContact]] = []
         problems: list[Problem] = []
         for index, candidate in enumerate(found):
             try:
-                customers.append(validate_customer(finalize(candidate, endpoint.config, trim_text=source.trims_text)))
+                built = build_customer(
+                    candidate,
+                    endpoint.config,
+                    trim_text=source.trims_text,
+                    cut_extension=source.cuts_phone_extension,
+                    drop_unusable=source.drops_unusable_contacts,
+                )
             except CustomerValidationError as exc:
                 problems.extend(Problem(e.field, e.reason, index, e.value) for e in exc.errors)
+                continue
+            customers.append(built.customer)
+            dropped.extend((index, contact) for contact in built.dropped)
         if problems:
             return self._invalid(request, problems)
         messages = [
@@ -481,24 +492,51 @@ class Ingest:
         ]
         if oversized:
             return self._invalid(request, oversized)
-        return self._enqueue(request, endpoint, delivery_id, messages)
+        answer = self._enqueue(request, endpoint, delivery_id, messages, source.dedupe_key(request, delivery_id))
+        if answer.status == 202:
+            self._count_dropped(endpoint, delivery_id, dropped)
+        return answer
+
+    def _count_dropped(
+        self, endpoint: Endpoint, delivery_id: str | None, dropped: Sequence[tuple[int, DroppedContact]]
+    ) -> None:
+        # Only names and reasons: the dropped value is PII.
+        for index, contact in dropped:
+            logger.warning(
+                "contact dropped",
+                extra={
+                    "endpoint": endpoint.name,
+                    "delivery_id": delivery_id,
+                    "index": index,
+                    "field": contact.field,
+                    "reason": contact.reason,
+                },
+            )
+            with single_metric(name="ContactsDropped", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+                metric.add_dimension(name="service", value=SERVICE)
+                metric.add_dimension(name="reason", value=contact.reason)
 
     def _enqueue(
-        self, request: WebhookRequest, endpoint: Endpoint, delivery_id: str | None, messages: list[str]
+        self,
+        request: WebhookRequest,
+        endpoint: Endpoint,
+        delivery_id: str | None,
+        messages: list[str],
+        dedupe_key: str | None,
     ) -> WebhookResponse:
         context = {"endpoint": endpoint.name, "kind": endpoint.kind, "delivery_id": delivery_id}
         # Tells this attempt's result from a stored one (request ids need not differ: a replayed event reuses its own).
         outcome = {"accepted": len(messages), "requestId": request.request_id, "attempt": uuid.uuid4().hex}
-        ledger = self._ledger if delivery_id else None
+        ledger = self._ledger if dedupe_key else None
         try:
-            if ledger is None or delivery_id is None:
+            if ledger is None or dedupe_key is None:
                 self._queue.send(list(enumerate(messages)))
                 result = outcome
             else:
                 result = ledger.once(
                     endpoint.name,
-                    delivery_id,
-                    lambda: self._send_tracked(ledger, endpoint, delivery_id, messages, outcome),
+                    dedupe_key,
+                    lambda: self._send_tracked(ledger, endpoint, dedupe_key, messages, outcome),
                 )
         except QueueUnavailable as exc:
             logger.error("queueing failed", extra={**context, "queued": len(exc.sent), "customers": len(messages)})
@@ -520,22 +558,22 @@ class Ingest:
         self,
         ledger: DeliveryLedger,
         endpoint: Endpoint,
-        delivery_id: str,
+        dedupe_key: str,
         messages: list[str],
         outcome: dict[str, Any],
     ) -> dict[str, Any]:
-        already = ledger.sent(endpoint.name, delivery_id)
+        already = ledger.sent(endpoint.name, dedupe_key)
         try:
             self._queue.send([(i, body) for i, body in enumerate(messages) if i not in already])
         except QueueUnavailable as exc:
             try:
-                ledger.record_sent(endpoint.name, delivery_id, exc.sent)
+                ledger.record_sent(endpoint.name, dedupe_key, exc.sent)
             except (ClientError, BotoCoreError) as record_error:
                 logger.error("cannot record queueing progress", extra={"error": type(record_error).__name__})
             raise
         if already:
             logger.info("completed a partly queued delivery", extra={"skipped": len(already)})
-            ledger.forget(endpoint.name, delivery_id)
+            ledger.forget(endpoint.name, dedupe_key)
         return outcome
 
     def _no_fill_key(self, request: WebhookRequest, endpoint: Endpoint, exc: ConfigError) -> WebhookResponse:

@@ -73,8 +73,11 @@ def mask(value: Any) -> str:
 
 def scrub_text(text: str) -> str:
     """Mask e-mail addresses, phone-like digit runs and webhook secrets inside free text."""
-    text = _EMAIL.sub(lambda m: mask(m.group(0)), text)
-    text = _SECRET_LIKE.sub("***", text)
+    # Every string of every log line passes here: skip the patterns whose literal part the text lacks.
+    if "@" in text:
+        text = _EMAIL.sub(lambda m: mask(m.group(0)), text)
+    if "whsec_" in text:
+        text = _SECRET_LIKE.sub("***", text)
     return _DIGITS.sub(_mask_phone_like, text)
 
 
@@ -86,6 +89,10 @@ def _mask_phone_like(match: re.Match[str]) -> str:
     return mask(run)
 
 
+# Values that hold no text to scrub: returned as they are unless their key is a PII or secret field.
+_ATOMS: frozenset[type] = frozenset({int, float, bool})
+
+
 def redact(obj: Any, *, _key: str | None = None) -> Any:
     """Return a copy of ``obj`` with PII values masked and secrets removed, recursively."""
     if _key in STRUCTURAL_KEYS:
@@ -94,7 +101,9 @@ def redact(obj: Any, *, _key: str | None = None) -> Any:
         return "***"
     if _key in PII_FIELDS and obj is not None and not isinstance(obj, Mapping | list):
         return mask(obj)
-    if isinstance(obj, Mapping):
+    if obj is None or type(obj) in _ATOMS:
+        return obj
+    if type(obj) is dict or isinstance(obj, Mapping):
         return {k: redact(v, _key=str(k)) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [redact(v, _key=_key) for v in obj]

@@ -196,6 +196,17 @@ def test_batch_body_is_compact_utf8_and_keeps_non_ascii() -> None:
     }
 
 
+def test_batch_body_holds_each_customer_exactly_as_to_api_serializes_it() -> None:
+    customers = [
+        validate_customer({**BASE, "whats_app_phone": "+34 600 000 001", "tagStr": "vip, vip,new", "gender": "f"}),
+        validate_customer({"full_name": "张三", "email": "z@example.com", "weight": "3", "birthday": "1990-01-31"}),
+    ]
+    body = BatchCreateRequest(type=2, tenant_id=7, app_key="k", strict_binding=True, customers=customers).to_body()
+    parts = ",".join(json.dumps(c.to_api(), ensure_ascii=False, separators=(",", ":")) for c in customers)
+    expected = '{"type":2,"tenant_id":7,"app_key":"k","strict_binding":true,"customers":[' + parts + "]}"
+    assert body == expected.encode("utf-8")
+
+
 @pytest.mark.parametrize("count", [0, 101])
 def test_batch_holds_1_to_100_customers(count: int) -> None:
     customer = validate_customer(BASE)

@@ -43,3 +43,12 @@ def test_logger_output_contains_no_pii_from_message_or_extras() -> None:
     assert line["queued"] == 1
     assert line["level"] == "INFO"
     logging.getLogger("redact-test").handlers.clear()
+
+
+def test_numbers_are_masked_under_pii_and_secret_keys_and_kept_elsewhere() -> None:
+    out = redact({"phone": 8618163725558, "token": 12345, "customerId": 1214631327620775936, "ok": True, "n": 1.5})
+    assert out == {"phone": "***58", "token": "***", "customerId": 1214631327620775936, "ok": True, "n": 1.5}
+
+
+def test_free_text_without_at_sign_still_loses_phone_numbers() -> None:
+    assert "6372" not in scrub_text("call +86 181-6372-5558 today")

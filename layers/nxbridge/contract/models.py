@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -101,10 +102,13 @@ class Customer(BaseModel):
             return data
         cleaned: dict[str, Any] = {}
         for key, raw in data.items():
-            value = raw.strip() if isinstance(raw, str) else raw
-            if value is None or value in ("", [], {}):
-                continue
-            cleaned[key] = value
+            # Runs on every decode of every queued customer: the common case (a non-empty string) is tested first.
+            if isinstance(raw, str):
+                value = raw.strip()
+                if value:
+                    cleaned[key] = value
+            elif raw is not None and raw not in ("", [], {}):
+                cleaned[key] = raw
         return cleaned
 
     @field_validator(*PHONE_LIKE_FIELDS, mode="before")
@@ -198,9 +202,10 @@ class Customer(BaseModel):
 
     @model_validator(mode="after")
     def _one_contact(self) -> Customer:
-        if not any(getattr(self, name) for name in CONTACT_FIELDS):
-            raise ValueError("at least one of " + ", ".join(CONTACT_FIELDS) + " is required")
-        return self
+        for name in CONTACT_FIELDS:
+            if getattr(self, name):
+                return self
+        raise ValueError("at least one of " + ", ".join(CONTACT_FIELDS) + " is required")
 
     def to_api(self) -> dict[str, Any]:
         """The customer as NXCloud's JSON object: absent fields left out."""
@@ -219,6 +224,7 @@ class FieldError(BaseModel):
     field: str
     reason: str
     value: str | None = None
+    code: str | None = None  # pydantic's error type (string_too_long, value_error, ...), for callers that branch
 
 
 class CustomerValidationError(ValueError):
@@ -248,7 +254,8 @@ def field_errors(exc: ValidationError, data: Mapping[str, Any] | None = None) ->
         if err["type"] == "extra_forbidden":
             reason = "is not a field NXCloud knows"
         raw = data.get(loc[0]) if data is not None and loc else None
-        errors.append(FieldError(field=field, reason=reason, value=_shown_value(loc[0] if loc else "", raw)))
+        shown = _shown_value(loc[0] if loc else "", raw)
+        errors.append(FieldError(field=field, reason=reason, value=shown, code=err["type"]))
     return errors
 
 
@@ -258,6 +265,9 @@ def validate_customer(data: Mapping[str, Any]) -> Customer:
         return Customer.model_validate(data)
     except ValidationError as exc:
         raise CustomerValidationError(field_errors(exc, data)) from None
+
+
+_CUSTOMER_LIST: TypeAdapter[list[Customer]] = TypeAdapter(list[Customer])
 
 
 class BatchCreateRequest(BaseModel):
@@ -278,7 +288,8 @@ class BatchCreateRequest(BaseModel):
             "tenant_id": self.tenant_id,
             "app_key": self.app_key,
             "strict_binding": self.strict_binding,
-            "customers": [c.to_api() for c in self.customers],
+            # One serializer call for the whole list: the same dicts as ``Customer.to_api`` for each, built in Rust.
+            "customers": _CUSTOMER_LIST.dump_python(self.customers, exclude_none=True),
         }
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 

@@ -4,25 +4,31 @@
 """
 
 from nxbridge.sources.base import (
+    BuiltCustomer,
     Candidate,
+    DroppedContact,
     Ignored,
     InvalidPayload,
     MalformedPayload,
     Problem,
     Source,
     WebhookRequest,
+    build_customer,
     finalize,
     source_for,
 )
 
 __all__ = [
+    "BuiltCustomer",
     "Candidate",
+    "DroppedContact",
     "Ignored",
     "InvalidPayload",
     "MalformedPayload",
     "Problem",
     "Source",
     "WebhookRequest",
+    "build_customer",
     "finalize",
     "source_for",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 
 from jmespath.exceptions import JMESPathError
 
+from nxbridge.contract import Customer, CustomerValidationError, FieldError, validate_customer
 from nxbridge.endpoints import CUSTOM_FIELD_PREFIX, PHONE, EndpointConfig, Kind, compile_jmespath
 from nxbridge.observability import logger
 
@@ -32,6 +34,10 @@ TEXT_LIMITS: Mapping[str, int] = {
     "remark": 2000,
 }
 _NON_TEXT_FIELDS = frozenset({"gender", "weight", "customize_field", "tagStr"})
+# Fields that hold a collection (tags, the custom-field object); every other field holds one value.
+_COLLECTION_FIELDS = frozenset({"tagStr", "customize_field"})
+# An extension after the number ("ext. 12", "x12", "#2") is not part of what NXCloud stores or dials.
+_PHONE_EXTENSION = re.compile(r"(?<=[\d\s).])\s*(?:ext[.:]?|x|#)\s*\d+\s*$", re.IGNORECASE)
 # Where a nameless customer's full_name comes from: the e-mail first, then a phone or messenger id.
 _NAME_FALLBACKS = ("email", "sms_phone", "whats_app_phone", "viber_phone", "zalo", "line", "messenger", "instagram")
 
@@ -113,6 +119,11 @@ class Source(ABC):
     media_types: ClassVar[frozenset[str]] = JSON_MEDIA_TYPES
     # Whether free text may be cut to NXCloud's limits (sources that already speak NXCloud's shape say no).
     trims_text: ClassVar[bool] = True
+    # Whether an extension is cut from the source's phone ("ext. 12"); see ``build_customer``.
+    cuts_phone_extension: ClassVar[bool] = True
+    # Whether a derived phone or e-mail NXCloud would refuse is dropped when another contact remains: a provider
+    # that gets a 4xx retries, then disables the webhook. Kinds whose sender can correct the answer say no.
+    drops_unusable_contacts: ClassVar[bool] = True
 
     def accepts(self, media_type: str | None) -> bool:
         """Whether a body of this media type can be read (a missing Content-Type is read as the kind's own)."""
@@ -133,6 +144,10 @@ class Source(ABC):
     @abstractmethod
     def delivery_id(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> str | None:
         """The sender's id of this delivery (the same on every retry), or None."""
+
+    def dedupe_key(self, request: WebhookRequest, delivery_id: str | None) -> str | None:
+        """What identifies a repeat of this delivery for the dedupe ledger: the delivery id, unless ids collide."""
+        return delivery_id
 
     @abstractmethod
     def candidates(self, payload: Any, request: WebhookRequest, config: EndpointConfig) -> list[Candidate] | Ignored:
@@ -230,6 +245,9 @@ def _is_empty(value: Any) -> bool:
 
 
 def _coerce(field: str, value: Any) -> Any:
+    # A choice question answers with a list even when it allows one option (Tally's ["Female"] for a gender).
+    if field not in _COLLECTION_FIELDS and _is_single_scalar(value):
+        value = value[0]
     # Sources deliver numbers and lists where NXCloud wants strings (a Typeform number, Tally checkboxes).
     if field in _NON_TEXT_FIELDS or isinstance(value, str | dict):
         return value
@@ -239,12 +257,18 @@ def _coerce(field: str, value: Any) -> Any:
     return text(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
-def finalize(candidate: Mapping[str, Any], config: EndpointConfig, *, trim_text: bool = True) -> dict[str, Any]:
+def _is_single_scalar(value: Any) -> bool:
+    return isinstance(value, list | tuple) and len(value) == 1 and isinstance(value[0], str | int | float)
+
+
+def finalize(
+    candidate: Mapping[str, Any], config: EndpointConfig, *, trim_text: bool = True, cut_extension: bool = False
+) -> dict[str, Any]:
     """Turn a source's candidate into the input of ``validate_customer``.
 
-    The phone goes to the endpoint's phone fields (explicit ones win), the endpoint's defaults fill gaps and
-    add tags, a missing full name is built from the first and last name or else from the e-mail or phone,
-    and free text is cut to NXCloud's limits.
+    The phone (without its extension if ``cut_extension``) goes to the endpoint's phone fields (explicit ones win),
+    the endpoint's defaults fill gaps and add tags, a missing full name is built from the first and last name or
+    else from the e-mail or phone, and free text is cut to NXCloud's limits.
     """
     data: dict[str, Any] = {}
     for key, raw in candidate.items():
@@ -254,6 +278,8 @@ def finalize(candidate: Mapping[str, Any], config: EndpointConfig, *, trim_text:
         if not _is_empty(value):
             data[key] = value
     phone = data.pop(PHONE, None)
+    if cut_extension and isinstance(phone, str):
+        phone = _PHONE_EXTENSION.sub("", phone) or phone
     if phone is not None:
         for phone_field in config.phone_fields:
             data.setdefault(phone_field, phone)
@@ -287,3 +313,68 @@ def _tag_list(value: Any) -> list[Any]:
     if isinstance(value, str):
         return value.split(",")
     return list(value) if isinstance(value, list | tuple) else []
+
+
+@dataclass(frozen=True)
+class DroppedContact:
+    """A contact the source derived that NXCloud would refuse, left out because the customer has another one."""
+
+    field: str  # "phone" (all of the endpoint's phone fields) or "email"
+    reason: str  # metric dimension: phone_not_digits, phone_too_long, email_malformed, email_too_long
+
+
+@dataclass(frozen=True)
+class BuiltCustomer:
+    """A valid customer and the contacts left out of it."""
+
+    customer: Customer
+    dropped: tuple[DroppedContact, ...] = ()
+
+
+def build_customer(
+    candidate: Candidate,
+    config: EndpointConfig,
+    *,
+    trim_text: bool = True,
+    cut_extension: bool = True,
+    drop_unusable: bool = True,
+) -> BuiltCustomer:
+    """Finalize and validate a candidate; CustomerValidationError when it is invalid.
+
+    With ``drop_unusable``, the candidate's phone or e-mail that NXCloud would refuse is left out when what remains
+    is a valid customer (a provider that gets a 4xx for one messy contact retries, then disables the webhook:
+    Shopify, WooCommerce). A customer whose only contact is unusable stays invalid.
+    """
+    options = {"trim_text": trim_text, "cut_extension": cut_extension}
+    try:
+        return BuiltCustomer(validate_customer(finalize(candidate, config, **options)))
+    except CustomerValidationError as exc:
+        dropped = _droppable(candidate, config, exc.errors, options) if drop_unusable else None
+        if not dropped:
+            raise
+        rest = {key: value for key, value in candidate.items() if key not in {d.field for d in dropped}}
+        try:
+            customer = validate_customer(finalize(rest, config, **options))
+        except CustomerValidationError:
+            raise exc from None
+        return BuiltCustomer(customer, tuple(dropped))
+
+
+def _droppable(
+    candidate: Candidate, config: EndpointConfig, errors: Sequence[FieldError], options: Mapping[str, bool]
+) -> list[DroppedContact] | None:
+    """The derived contacts that every error is about, or None when an error is about anything else."""
+    without_phone = finalize({k: v for k, v in candidate.items() if k != PHONE}, config, **options)
+    from_phone = {f for f in config.phone_fields if f not in without_phone}
+    found: dict[str, DroppedContact] = {}
+    for error in errors:
+        if error.field == "email" and "email" in candidate:
+            contact, kind = "email", "malformed"
+        elif error.field in from_phone:
+            contact, kind = PHONE, "not_digits"
+        else:
+            return None
+        if error.code == "string_too_long":
+            kind = "too_long"
+        found.setdefault(contact, DroppedContact(contact, f"{contact}_{kind}"))
+    return list(found.values())

@@ -116,6 +116,8 @@ class FormSource(Source):
 
     kind: ClassVar[Kind] = "form"
     media_types: ClassVar[frozenset[str]] = frozenset({URLENCODED, MULTIPART}) | JSON_MEDIA_TYPES
+    # A person is there to read the answer ("e-mail is not valid") and correct it: nothing they typed is dropped.
+    drops_unusable_contacts: ClassVar[bool] = False
 
     def accepts(self, media_type: str | None) -> bool:
         """Forms must say what they are: there is no default encoding to guess."""

@@ -1,8 +1,8 @@
 """Bulk imports already in NXCloud's customer shape: ``{"customers": [...]}`` (up to 100) or one customer object.
 
 Signed like Standard Webhooks (``webhook-id``, ``webhook-timestamp``, ``webhook-signature`` with a ``whsec_``
-secret); ``webhook-id`` is the delivery id. Customers are validated as they are: no mapping, no trimming; the
-endpoint's defaults still apply.
+secret; the ``svix-*`` names are accepted too); ``webhook-id`` is the delivery id. Customers are validated as
+they are: no mapping, no trimming, no dropped contact; the endpoint's defaults still apply.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from nxbridge.endpoints import EndpointConfig, Kind, NxcloudEndpoint
 from nxbridge.sources.base import Candidate, Ignored, InvalidPayload, Problem, Source, WebhookRequest, require_object
-from nxbridge.sources.verify import verify_standard
+from nxbridge.sources.verify import STANDARD_ID_HEADERS, verify_standard
 
 
 class NxcloudSource(Source):
@@ -21,6 +21,9 @@ class NxcloudSource(Source):
 
     kind: ClassVar[Kind] = "nxcloud"
     trims_text: ClassVar[bool] = False
+    # What the sender asked for, exactly: a contact NXCloud would refuse is a 422, never cut or dropped.
+    cuts_phone_extension: ClassVar[bool] = False
+    drops_unusable_contacts: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], config: EndpointConfig, now: dt.datetime) -> bool:
         """Standard Webhooks signature and timestamp tolerance."""
@@ -30,8 +33,8 @@ class NxcloudSource(Source):
         )
 
     def delivery_id(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> str | None:
-        """``webhook-id``."""
-        return request.header("webhook-id")
+        """``webhook-id`` (or ``svix-id``)."""
+        return request.header(*STANDARD_ID_HEADERS)
 
     def candidates(self, payload: Any, request: WebhookRequest, config: EndpointConfig) -> list[Candidate] | Ignored:
         """The customers as sent."""

@@ -1,8 +1,9 @@
 """Any sender that implements the Standard Webhooks spec (https://www.standardwebhooks.com).
 
 Signed with ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (a space-separated list of
-``v1,<base64>``) over ``{id}.{timestamp}.{body}``, with a ``whsec_`` + base64 secret and a 5-minute tolerance.
-The delivery id is ``webhook-id``. The JSON body holds one customer record, or a list found by the endpoint's
+``v1,<base64>``) over ``{id}.{timestamp}.{body}``, with a ``whsec_`` + base64 secret and a 5-minute tolerance
+(senders built on Svix name them ``svix-id``, ``svix-timestamp``, ``svix-signature``). The delivery id is
+``webhook-id``. The JSON body holds one customer record, or a list found by the endpoint's
 ``standard.records`` JMESPath; each record is mapped with the endpoint's JMESPath mapping (fields named like
 NXCloud's, and ``phone``, are taken as they are).
 """
@@ -24,7 +25,7 @@ from nxbridge.sources.base import (
     apply_mapping,
     search,
 )
-from nxbridge.sources.verify import verify_standard
+from nxbridge.sources.verify import STANDARD_ID_HEADERS, verify_standard
 
 
 def records_of(payload: Any, records: str | None) -> list[Any]:
@@ -70,8 +71,8 @@ class StandardSource(Source):
         )
 
     def delivery_id(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> str | None:
-        """``webhook-id``."""
-        return request.header("webhook-id")
+        """``webhook-id`` (or ``svix-id``)."""
+        return request.header(*STANDARD_ID_HEADERS)
 
     def candidates(self, payload: Any, request: WebhookRequest, config: EndpointConfig) -> list[Candidate] | Ignored:
         """One customer per record."""

@@ -15,6 +15,10 @@ import re
 from collections.abc import Mapping, Sequence
 
 STANDARD_SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
+# Senders built on Svix send the same three headers under svix-* names; the spec's names come first.
+STANDARD_ID_HEADERS = ("webhook-id", "svix-id")
+STANDARD_TIMESTAMP_HEADERS = ("webhook-timestamp", "svix-timestamp")
+STANDARD_SIGNATURE_HEADERS = ("webhook-signature", "svix-signature")
 _TIMESTAMP = re.compile(r"\d{1,12}")
 
 
@@ -48,6 +52,11 @@ def matches_base64_hmac(signature: str | None, body: bytes, secrets: Sequence[st
     return matched
 
 
+def first_header(headers: Mapping[str, str], names: Sequence[str]) -> str | None:
+    """The value of the first of ``names`` (lower-case) present in ``headers``."""
+    return next((headers[name] for name in names if name in headers), None)
+
+
 def standard_key(secret: str) -> bytes | None:
     """The HMAC key of a Standard Webhooks secret (``whsec_`` + base64), or None when it is not one."""
     encoded = secret.removeprefix(STANDARD_SECRET_PREFIX)
@@ -77,10 +86,10 @@ def verify_standard(
     tolerance_seconds: int,
 ) -> bool:
     """Standard Webhooks verification: webhook-id, webhook-timestamp within tolerance (both directions), and one
-    ``v1`` signature of the space-separated webhook-signature list matching one of ``secrets``."""
-    msg_id = headers.get("webhook-id")
-    timestamp = headers.get("webhook-timestamp")
-    signatures = headers.get("webhook-signature")
+    ``v1`` signature of the space-separated webhook-signature list matching one of ``secrets`` (svix-* names too)."""
+    msg_id = first_header(headers, STANDARD_ID_HEADERS)
+    timestamp = first_header(headers, STANDARD_TIMESTAMP_HEADERS)
+    signatures = first_header(headers, STANDARD_SIGNATURE_HEADERS)
     if not msg_id or not timestamp or not signatures or not _TIMESTAMP.fullmatch(timestamp.strip()):
         return False
     sent_at = int(timestamp.strip())

@@ -1,13 +1,15 @@
 """WooCommerce webhooks (``customer.created``, ``customer.updated``; ``order.*`` when configured).
 
 Signed with ``X-WC-Webhook-Signature``: base64 HMAC-SHA256 of the raw body with the webhook's secret. The
-delivery id is ``X-WC-Webhook-Delivery-ID``. The body is the REST API (v3) resource. When a webhook is created,
+delivery id is ``X-WC-Webhook-Delivery-ID``. The body is the REST API (v3) resource, or for webhooks set to the
+legacy API v3 ``{"customer": {...}}`` with ``billing_address``/``shipping_address``. When a webhook is created,
 WooCommerce first posts an unsigned ``webhook_id=<id>`` form body and saves the webhook only on a 200.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -29,6 +31,7 @@ from nxbridge.sources.verify import matches_base64_hmac
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 DELIVERY_ID_HEADER = "x-wc-webhook-delivery-id"
+WEBHOOK_ID_HEADER = "x-wc-webhook-id"
 TOPIC_HEADER = "x-wc-webhook-topic"
 _PING = re.compile(rb"\s*webhook_id=\d{1,20}\s*")
 
@@ -44,9 +47,9 @@ def _postal(address: dict[str, Any]) -> str | None:
 
 
 def map_resource(resource: dict[str, Any]) -> Candidate:
-    """The NXCloud view of a WooCommerce customer (or order: its billing contact)."""
-    billing = as_object(resource.get("billing"))
-    shipping = as_object(resource.get("shipping"))
+    """The NXCloud view of a WooCommerce customer (or order: its billing contact), REST or legacy API v3."""
+    billing = as_object(resource.get("billing")) or as_object(resource.get("billing_address"))
+    shipping = as_object(resource.get("shipping")) or as_object(resource.get("shipping_address"))
     first = text(resource.get("first_name")) or text(billing.get("first_name")) or text(shipping.get("first_name"))
     last = text(resource.get("last_name")) or text(billing.get("last_name")) or text(shipping.get("last_name"))
     return {
@@ -58,6 +61,12 @@ def map_resource(resource: dict[str, Any]) -> Candidate:
         "address": _postal(billing) or _postal(shipping),
         "remark": text(resource.get("customer_note")),
     }
+
+
+def unwrap_legacy(body: dict[str, Any]) -> dict[str, Any]:
+    """The customer of a legacy API v3 body (``{"customer": {...}}``); a REST resource as it is."""
+    legacy = body.get("customer")
+    return legacy if isinstance(legacy, dict) else body
 
 
 class WooCommerceSource(Source):
@@ -77,13 +86,24 @@ class WooCommerceSource(Source):
         """``X-WC-Webhook-Delivery-ID``."""
         return request.header(DELIVERY_ID_HEADER)
 
+    def dedupe_key(self, request: WebhookRequest, delivery_id: str | None) -> str | None:
+        """Webhook id + delivery id + SHA-256 of the body.
+
+        WooCommerce's delivery id is wp_hash(webhook id . current second): two customers sent by one webhook in the
+        same second share it. WooCommerce never retries on its own, so hashing the body cannot split a retry.
+        """
+        if delivery_id is None:
+            return None
+        digest = hashlib.sha256(request.body or b"").hexdigest()
+        return f"{request.header(WEBHOOK_ID_HEADER) or ''}:{delivery_id}:{digest}"
+
     def candidates(self, payload: Any, request: WebhookRequest, config: EndpointConfig) -> list[Candidate] | Ignored:
         """One customer; other topics than the endpoint's are ignored."""
         assert isinstance(config, WooCommerceEndpoint)
         topic = request.header(TOPIC_HEADER)
         if topic is not None and topic not in config.woocommerce.topics:
             return Ignored(f"topic {topic!r} is not mapped by this endpoint")
-        resource = require_object(payload)
+        resource = unwrap_legacy(require_object(payload))
         return [apply_mapping(map_resource(resource), config.mapping, lambda expression: search(expression, resource))]
 
 
