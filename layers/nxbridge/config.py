@@ -36,7 +36,7 @@ class IngestSettings(_EnvModel):
     # Local development only: the same JSON document as the secret, read from a file (e.g. events/webhook-secrets.json).
     webhook_secrets_file: str | None = Field(default=None, alias="WEBHOOK_SECRETS_FILE")
     idempotency_table: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE")
-    # Idempotency records outlive the longest provider retry window (Shopify retries for 48 h).
+    # Idempotency records outlive the longest provider retry window (Shopify: 8 retries over 4 hours).
     idempotency_ttl_seconds: int = Field(default=72 * 3600, alias="IDEMPOTENCY_TTL_SECONDS")
     max_body_bytes: int = Field(default=1_048_576, alias="MAX_BODY_BYTES")
     cache_seconds: int = Field(default=300, alias="PARAMETERS_CACHE_SECONDS")
