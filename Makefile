@@ -11,10 +11,10 @@ TOOLS  := .venv-tools
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml dev/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./dev
 	touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv and install the project with its dev tools
@@ -29,7 +29,7 @@ lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)  ## mypy (strict) on the shared package and the handlers
+typecheck: $(STAMP)  ## mypy (strict) on the runtime and development packages and the function entry points
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
 

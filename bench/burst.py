@@ -122,7 +122,7 @@ def moto_depth_probe(depths: tuple[int, ...], samples: int = 3) -> list[list[str
 
     from moto.sqs.models import Message, sqs_backends  # noqa: PLC0415 - moto is a dev dependency
 
-    from nxbridge.local.aws import ACCOUNT_ID, LocalAws  # noqa: PLC0415
+    from nxbridge_dev.local.aws import ACCOUNT_ID, LocalAws  # noqa: PLC0415
 
     region = "us-east-1"
     aws = LocalAws(region)

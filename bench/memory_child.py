@@ -1,18 +1,17 @@
 """Run in a fresh interpreter of the clean venv by bench/memory.py: one drain of 100 records, then the peak RSS.
 
-The handler is functions/drain/app.py as Lambda imports it; its Drainer is wired like ``Drainer.from_settings``
-(real boto3 clients for SQS and Secrets Manager, the real NXCloud client) except that the clients answer from
-botocore's Stubber and the NXCloud session from a canned answer, so nothing leaves the machine.
+The handler is nxbridge.handlers.drain's, as functions/drain/app.py re-exports it; its Drainer is wired like
+``Drainer.from_settings`` (real boto3 clients for SQS and Secrets Manager, the real NXCloud client) except that
+the clients answer from botocore's Stubber and the NXCloud session from a canned answer, so nothing leaves the
+machine.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import resource
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 RESULT_PREFIX = "bench-memory-result "
@@ -36,13 +35,9 @@ def main() -> None:
     """Import the handler, drain ``batches`` batches of 100, print the peak RSS after each stage as JSON."""
     batches = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     stages = {"interpreter": rss_mb()}
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("app", root / "functions" / "drain" / "app.py")
-    if spec is None or spec.loader is None:
-        raise ImportError("functions/drain/app.py")
-    app = importlib.util.module_from_spec(spec)
-    sys.modules["app"] = app
-    spec.loader.exec_module(app)
+    from nxbridge.handlers import Lazy  # noqa: PLC0415 - measured: the handler's import is a stage
+    from nxbridge.handlers.drain import make_handler  # noqa: PLC0415
+
     stages["handler imported"] = rss_mb()
 
     import boto3  # noqa: PLC0415 - after the handler, as in Lambda
@@ -89,19 +84,20 @@ def main() -> None:
     sqs_stub.activate()
     secrets_stub.activate()
     session = CannedSession(CannedResponse(200, batch_answer(100, FAIL_INDEXES)))
-    # The handler builds its Drainer on the first invocation unless one is there already.
-    vars(app)["_drainer"] = Drainer(
+    # The handler's execution environment gets this Drainer instead of building its own.
+    drainer = Drainer(
         sqs=sqs,
         credentials=SecretCredentials(SecretsProvider(boto3_client=secrets), settings.nxcloud_secret_arn, 300),
         nxcloud=NXCloudClient(settings.nxcloud_base_url, session=session),  # type: ignore[arg-type]
         settings=settings,
     )
+    lambda_handler = make_handler(Lazy(lambda: drainer))
     stages["clients built"] = rss_mb()
     event = {"Records": sqs_records()}
     failures: list[Any] = []
     for number in range(batches):
         context = _Context(f"00000000-0000-4000-8000-{number:012d}")
-        response = app.lambda_handler(event, context)
+        response = lambda_handler(event, context)
         failures.extend(response["batchItemFailures"])
         if number == 0:
             stages["first batch drained"] = rss_mb()

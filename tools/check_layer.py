@@ -1,6 +1,6 @@
 """Check the layer `sam build` produced: aarch64 extensions for the runtime's CPython, the pinned
-distributions, the nxbridge package without its development-only parts (and no module that needs them),
-and nothing the runtime ships.
+distributions, the runtime package exactly as it is in layers/nxbridge (nothing more: the development package
+nxbridge_dev and moto are neither in it nor imported by it), and nothing the runtime ships.
 
 Usage: python tools/check_layer.py [--layer .aws-sam/build/SharedLayer] [--runtime python3.13]
 """
@@ -21,7 +21,9 @@ ELF_MAGIC = b"\x7fELF"
 # The Lambda runtime ships these (boto3 and its dependencies); a copy in the layer only adds weight and skew.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "python_dateutil", "six"})
 DEV_ONLY = frozenset({"pip", "setuptools", "wheel", "moto", "pytest", "mypy", "ruff", "hypothesis"})
-DEV_ONLY_PATHS = ("nxbridge/simulator.py", "nxbridge/local")
+# Development-only packages: never in the layer, never imported by what is in it.
+DEV_PACKAGES = frozenset({"nxbridge_dev", "moto"})
+RUNTIME_SOURCE = ROOT / "layers" / "nxbridge"
 MAX_LAYER_BYTES = 100 * 1024 * 1024  # Lambda allows 250 MB unzipped for code and all layers together.
 
 
@@ -79,7 +81,11 @@ def unresolved_imports(site: Path, handlers: Sequence[Path]) -> list[str]:
     problems = []
     for path, package in sources:
         for module, name in _imports(path, package):
-            if module.split(".")[0] != "nxbridge":
+            top = module.split(".")[0]
+            if top in DEV_PACKAGES:
+                problems.append(f"{path.name} imports {module}, which is development-only and not in the layer")
+                continue
+            if top != "nxbridge":
                 continue
             found = module_file(module)
             if found is None:
@@ -105,6 +111,18 @@ class Report:
     size_bytes: int
 
 
+def package_differences(built: Path, source: Path) -> list[str]:
+    """Modules of the built package that the source package does not have, and the other way round."""
+
+    def modules(root: Path) -> set[str]:
+        return {p.relative_to(root).as_posix() for p in root.rglob("*.py")} if root.is_dir() else set()
+
+    shipped, runtime = modules(built), modules(source)
+    return [f"nxbridge/{rel} is in the layer but not in layers/nxbridge" for rel in sorted(shipped - runtime)] + [
+        f"nxbridge/{rel} of layers/nxbridge is missing from the layer" for rel in sorted(runtime - shipped)
+    ]
+
+
 def check_layer(layer_dir: Path, runtime: str, requirements: Path) -> Report:
     """Inspect a built layer directory (the one holding ``python/``) for a Lambda runtime like python3.13."""
     problems: list[str] = []
@@ -116,7 +134,10 @@ def check_layer(layer_dir: Path, runtime: str, requirements: Path) -> Report:
 
     if not (site / "nxbridge" / "__init__.py").is_file():
         problems.append("python/nxbridge is missing: the handlers import it from the layer")
-    problems += [f"development-only {rel} is in the layer" for rel in DEV_ONLY_PATHS if (site / rel).exists()]
+    problems += package_differences(site / "nxbridge", RUNTIME_SOURCE)
+    problems += [
+        f"{name} (development only) is in the layer" for name in sorted(DEV_PACKAGES) if (site / name).exists()
+    ]
     # sam build puts each function's code beside the layer: .aws-sam/build/<Function>/app.py.
     problems += unresolved_imports(site, sorted(layer_dir.parent.glob("*/app.py")))
 

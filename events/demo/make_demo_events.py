@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from nxbridge.local.front import HttpRequest, build_v2_event
 from nxbridge.sources.verify import base64_hmac, standard_signature
+from nxbridge_dev.local.front import HttpRequest, build_v2_event
 
 DEMO = Path(__file__).resolve().parent
 EVENTS = DEMO.parent

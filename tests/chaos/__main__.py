@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.update(ENVIRONMENT)
     os.environ.update(config.drain_environment())
-    from nxbridge.local.stack import LocalStack  # noqa: PLC0415 - after the environment is set
+    from nxbridge_dev.local.stack import LocalStack  # noqa: PLC0415 - after the environment is set
 
     audit = LogAudit()
     logging.getLogger().addHandler(audit)

@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from nxbridge.local.stack import LocalStack
+from nxbridge_dev.local.stack import LocalStack
 from tests.fixtures.chaos import ChaosConfig, conservation_problems, run_chaos
 from tests.fixtures.security import LogAudit
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nxbridge.local.demo import EVENTS_DIR, run_demo
-from nxbridge.local.stack import ROOT
+from nxbridge_dev.local.demo import EVENTS_DIR, run_demo
+from nxbridge_dev.local.stack import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from nxbridge.local.stack import ROOT, LocalStack
 from nxbridge.sources.form_spam import issue_fill_token
+from nxbridge_dev.local.stack import ROOT, LocalStack
 
 pytestmark = pytest.mark.e2e
 

@@ -19,10 +19,10 @@ import requests
 import yaml
 
 from nxbridge.envelope import DlqRecord, Envelope
-from nxbridge.local.demo import Delivery, identity, load_deliveries, post
-from nxbridge.local.front import ROUTES
-from nxbridge.local.stack import ROOT, LocalSettings, LocalStack, run
 from nxbridge.sources.verify import base64_hmac
+from nxbridge_dev.local.demo import Delivery, identity, load_deliveries, post
+from nxbridge_dev.local.front import ROUTES
+from nxbridge_dev.local.stack import ROOT, LocalSettings, LocalStack, run
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ import requests
 
 from nxbridge import replay_cli
 from nxbridge.cli import build_parser
-from nxbridge.local.demo import load_deliveries, post
-from nxbridge.local.stack import LocalStack
+from nxbridge_dev.local.demo import load_deliveries, post
+from nxbridge_dev.local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ from nxbridge.nxcloud.client import (
     parse_response,
 )
 from nxbridge.nxcloud.signing import signed_headers
-from nxbridge.simulator import FIRST_CUSTOMER_ID, Simulator
+from nxbridge_dev.simulator import FIRST_CUSTOMER_ID, Simulator
 
 TENANT = 123
 APP_KEY = "46oKF=os"

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from nxbridge.drain import Drainer
-from nxbridge.simulator import Simulator
+from nxbridge_dev.simulator import Simulator
 from tests.fixtures.aws import REGION
 from tests.fixtures.drain import (
     PLENTY_MS,

@@ -1,24 +1,24 @@
-"""functions/drain/app.py as Lambda runs it: an SQS event built from real (moto) messages, the simulator behind."""
+"""The drain handler as Lambda runs it: an SQS event built from real (moto) messages, the simulator behind."""
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from nxbridge.config import DrainSettings
-from nxbridge.local.functions import LambdaContext, load_module
-from nxbridge.simulator import Simulator
+from nxbridge.drain import Drainer
+from nxbridge.handlers import Lazy
+from nxbridge.handlers.drain import build_dependency, make_handler
+from nxbridge_dev.local.functions import LambdaContext
+from nxbridge_dev.simulator import Simulator
 from tests.fixtures.drain import (
-    DRAIN_APP,
     QUEUE_ARN,
     enqueue,
     event_from_messages,
@@ -30,6 +30,14 @@ from tests.fixtures.drain import (
 )
 
 SAMPLE_EVENTS = Path(__file__).resolve().parents[2] / "events" / "sqs"
+
+
+@dataclass(frozen=True)
+class DrainApp:
+    """A drain handler and the dependency it builds on its first invocation."""
+
+    lambda_handler: Callable[[dict[str, Any], Any], Any]
+    drainer: Lazy[Drainer]
 
 
 @dataclass
@@ -54,11 +62,10 @@ def context(remaining_ms: int = 60_000) -> FixedTimeContext:
 
 
 @pytest.fixture
-def drain_app(drain_env: DrainSettings) -> Iterator[ModuleType]:
-    """A cold copy of the drain function's module (every function's module is named ``app``)."""
-    module = load_module(DRAIN_APP)
-    yield module
-    sys.modules.pop(module.__name__, None)
+def drain_app(drain_env: DrainSettings) -> DrainApp:
+    """The drain handler in a fresh execution environment (a cold start), with its lazily built Drainer."""
+    drainer = build_dependency()
+    return DrainApp(make_handler(drainer), drainer)
 
 
 def sqs_event(queue_url: str, bodies: list[str]) -> tuple[list[str], dict[str, Any]]:
@@ -81,7 +88,7 @@ def emf_metrics(output: str) -> dict[str, list[float]]:
 
 
 def test_lambda_handler_answers_with_only_the_messages_to_retry(
-    drain_app: ModuleType,
+    drain_app: DrainApp,
     simulator: Simulator,
     queues: dict[str, str],
     capsys: pytest.CaptureFixture[str],
@@ -104,7 +111,7 @@ def test_lambda_handler_answers_with_only_the_messages_to_retry(
 
 
 def test_lambda_handler_sends_everything_back_on_a_configuration_failure(
-    drain_app: ModuleType, simulator: Simulator, queues: dict[str, str], capsys: pytest.CaptureFixture[str]
+    drain_app: DrainApp, simulator: Simulator, queues: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     simulator.inject("code", code=1001)
     ids, event = sqs_event(queues["queue_url"], [make_envelope(n).to_message() for n in range(3)])
@@ -116,7 +123,7 @@ def test_lambda_handler_sends_everything_back_on_a_configuration_failure(
 
 
 def test_lambda_handler_with_little_time_left_makes_no_retry(
-    drain_app: ModuleType, drain_env: DrainSettings, simulator: Simulator, queues: dict[str, str]
+    drain_app: DrainApp, drain_env: DrainSettings, simulator: Simulator, queues: dict[str, str]
 ) -> None:
     simulator.inject("http_500", count=4)
     ids, event = sqs_event(queues["queue_url"], [make_envelope(n).to_message() for n in range(3)])
@@ -130,17 +137,18 @@ def test_lambda_handler_with_little_time_left_makes_no_retry(
 
 
 def test_warm_invocations_reuse_the_cached_secret_and_client(
-    drain_app: ModuleType, simulator: Simulator, queues: dict[str, str]
+    drain_app: DrainApp, simulator: Simulator, queues: dict[str, str]
 ) -> None:
     _, first = sqs_event(queues["queue_url"], [make_envelope(0).to_message()])
     drain_app.lambda_handler(first, context())
-    drainer = drain_app._drainer
+    drainer = drain_app.drainer.built
     _, second = sqs_event(queues["queue_url"], [make_envelope(1).to_message()])
 
     response = drain_app.lambda_handler(second, context())
 
     assert response == {"batchItemFailures": []}
-    assert drain_app._drainer is drainer
+    assert drainer is not None
+    assert drain_app.drainer.built is drainer
     assert stored_phones(simulator) == {phone_of(0), phone_of(1)}
 
 
@@ -149,7 +157,7 @@ def test_warm_invocations_reuse_the_cached_secret_and_client(
     [("batch.json", set()), ("batch-with-undecodable.json", {"00000000-0000-4000-8000-000000000002"})],
 )
 def test_sample_sqs_events_drive_the_handler(
-    drain_app: ModuleType, simulator: Simulator, queues: dict[str, str], name: str, dead_letters: set[str]
+    drain_app: DrainApp, simulator: Simulator, queues: dict[str, str], name: str, dead_letters: set[str]
 ) -> None:
     event = json.loads((SAMPLE_EVENTS / name).read_text())
     delivered = len(event["Records"]) - len(dead_letters)

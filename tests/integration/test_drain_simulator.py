@@ -12,7 +12,7 @@ import pytest
 from nxbridge.config import DrainSettings
 from nxbridge.drain import Drainer
 from nxbridge.nxcloud.client import NXCloudCredentials
-from nxbridge.simulator import Simulator
+from nxbridge_dev.simulator import Simulator
 from tests.fixtures.aws import REGION
 from tests.fixtures.drain import (
     PLENTY_MS,

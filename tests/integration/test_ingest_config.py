@@ -9,17 +9,16 @@ import boto3
 import pytest
 
 from nxbridge.endpoints import SecretsManagerSecrets
+from nxbridge.handlers.ingest import make_handler
 from tests.fixtures.aws import REGION
 from tests.fixtures.ingest import (
     EVENTS,
-    INGEST_APP,
     FakeLambdaContext,
     IngestStack,
     Invoke,
     documented_secrets,
     endpoints_document,
     load_event,
-    load_module,
     resign,
     response_body,
 )
@@ -79,9 +78,9 @@ def test_local_files_configure_the_function_without_ssm_or_secrets_manager(
     monkeypatch.setenv("WEBHOOK_SECRETS_FILE", str(EVENTS / "webhook-secrets.json"))
     for name in ("ENDPOINTS_PARAMETER", "WEBHOOK_SECRETS_ARN", "IDEMPOTENCY_TABLE"):
         monkeypatch.delenv(name, raising=False)
-    app = load_module(INGEST_APP, "ingest_app")
+    handler = make_handler()
 
-    result = app.lambda_handler(load_event("tally"), FakeLambdaContext())
+    result = handler(load_event("tally"), FakeLambdaContext())
 
     assert result["statusCode"] == 202
 
@@ -90,15 +89,15 @@ def test_a_new_endpoint_is_served_once_the_cache_expires(
     ingest_stack: IngestStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PARAMETERS_CACHE_SECONDS", "0")
-    app = load_module(INGEST_APP, "ingest_app")
+    handler = make_handler()
     event = load_event("shopify")
     event["pathParameters"] = {"endpoint": "shopify-eu"}
-    before = app.lambda_handler(event, FakeLambdaContext())
+    before = handler(event, FakeLambdaContext())
 
     document = endpoints_document()
     document["endpoints"]["shopify-eu"] = {"kind": "shopify", "secret": "shopify"}
     ingest_stack.put_endpoints(document)
-    after = app.lambda_handler(event, FakeLambdaContext())
+    after = handler(event, FakeLambdaContext())
 
     assert (before["statusCode"], after["statusCode"]) == (404, 202)
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
-from nxbridge.local.aws import LocalAws, LocalResources, queue_depth
-from nxbridge.local.functions import LocalFunction
-from nxbridge.local.poller import SqsPoller, failed_message_ids
+from nxbridge_dev.local.aws import LocalAws, LocalResources, queue_depth
+from nxbridge_dev.local.functions import LocalFunction
+from nxbridge_dev.local.poller import SqsPoller, failed_message_ids
 
 Handler = Callable[[dict[str, Any], Any], Any]
 KIND_ATTRIBUTE: Any = {"DataType": "String", "StringValue": "t"}

@@ -30,7 +30,7 @@ from nxbridge.contract import BatchCreateRequest, CustomerValidationError, valid
 from nxbridge.nxcloud.client import PATH, NXCloudClient, NXCloudCredentials
 from nxbridge.nxcloud.signing import signed_headers
 from nxbridge.observability import logger
-from nxbridge.simulator import FIRST_CUSTOMER_ID, Simulator, expected_sign, record_errors, serve
+from nxbridge_dev.simulator import FIRST_CUSTOMER_ID, Simulator, expected_sign, record_errors, serve
 
 AK = "fme2na3kdi3ki"
 SECRET = "demo-secret"
@@ -765,8 +765,8 @@ def test_the_simulator_subcommand_is_registered() -> None:
 
 @pytest.mark.parametrize(
     ("command", "stop_with"),
-    [(["-m", "nxbridge.simulator"], signal.SIGINT), (["-m", "nxbridge", "simulator"], signal.SIGTERM)],
-    ids=["python -m nxbridge.simulator + Ctrl-C", "nxbridge simulator + SIGTERM"],
+    [(["-m", "nxbridge_dev.simulator"], signal.SIGINT), (["-m", "nxbridge", "simulator"], signal.SIGTERM)],
+    ids=["python -m nxbridge_dev.simulator + Ctrl-C", "nxbridge simulator + SIGTERM"],
 )
 def test_the_command_serves_signed_requests_and_exits_cleanly(command: list[str], stop_with: signal.Signals) -> None:
     port = _free_port()

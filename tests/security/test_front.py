@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from nxbridge.local.demo import Delivery, identity, load_deliveries, post
-from nxbridge.local.stack import LocalStack
 from nxbridge.sources.verify import base64_hmac
+from nxbridge_dev.local.demo import Delivery, identity, load_deliveries, post
+from nxbridge_dev.local.stack import LocalStack
 from tests.fixtures.ingest import documented_secrets
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("log_audit")]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tools.check_layer import EM_AARCH64, check_layer, main
+from tools.check_layer import EM_AARCH64, RUNTIME_SOURCE, check_layer, main
 
 EM_X86_64 = 62
 TAG = ".cpython-313-aarch64-linux-gnu.so"
@@ -28,8 +29,8 @@ def requirements(tmp_path: Path) -> Path:
 def layer(tmp_path: Path) -> Path:
     """A layer as sam build leaves it for python3.13 on arm64."""
     site = tmp_path / "layer" / "python"
-    (site / "nxbridge").mkdir(parents=True)
-    (site / "nxbridge" / "__init__.py").write_text("")
+    site.mkdir(parents=True)
+    shutil.copytree(RUNTIME_SOURCE, site / "nxbridge", ignore=shutil.ignore_patterns("__pycache__"))
     (site / "pydantic_core").mkdir()
     (site / "pydantic_core" / f"_pydantic_core{TAG}").write_bytes(elf(EM_AARCH64))
     (site / "pydantic_core-2.0.1.dist-info").mkdir()
@@ -60,10 +61,18 @@ def test_an_extension_for_another_python_is_rejected(layer: Path, requirements: 
 def test_botocore_and_dev_only_modules_are_rejected(layer: Path, requirements: Path) -> None:
     (layer / "python" / "botocore-1.35.0.dist-info").mkdir()
     (layer / "python" / "nxbridge" / "simulator.py").write_text("")
+    (layer / "python" / "nxbridge_dev").mkdir()
     problems = check_layer(layer, "python3.13", requirements).problems
-    assert len(problems) == 2
+    assert len(problems) == 3
     assert any("botocore-1.35.0" in p for p in problems)
-    assert any("nxbridge/simulator.py" in p for p in problems)
+    assert "nxbridge/simulator.py is in the layer but not in layers/nxbridge" in problems
+    assert "nxbridge_dev (development only) is in the layer" in problems
+
+
+def test_a_runtime_module_missing_from_the_layer_is_reported(layer: Path, requirements: Path) -> None:
+    (layer / "python" / "nxbridge" / "drain.py").unlink()
+    problems = check_layer(layer, "python3.13", requirements).problems
+    assert "nxbridge/drain.py of layers/nxbridge is missing from the layer" in problems
 
 
 def test_a_missing_or_different_pin_is_reported(layer: Path, requirements: Path) -> None:
@@ -89,14 +98,15 @@ def test_the_command_exits_nonzero_when_nothing_was_built(tmp_path: Path, requir
 
 
 def test_a_module_importing_an_excluded_module_is_reported(layer: Path, requirements: Path) -> None:
-    (layer / "python" / "nxbridge" / "drain.py").write_text("from nxbridge.simulator import Simulator\n")
+    (layer / "python" / "nxbridge" / "drain.py").write_text("from nxbridge_dev.simulator import Simulator\n")
     # sam build puts each function beside the layer, as .aws-sam/build/<Function>/app.py.
     (layer.parent / "IngestFunction").mkdir()
     (layer.parent / "IngestFunction" / "app.py").write_text(
-        "from nxbridge import local\nfrom nxbridge.drain import x\n"
+        "from nxbridge import local\nfrom nxbridge.drain import x\nimport moto\n"
     )
     problems = check_layer(layer, "python3.13", requirements).problems
     assert sorted(problems) == [
+        "app.py imports moto, which is development-only and not in the layer",
         "app.py imports nxbridge.local, which is not in the layer",
-        "drain.py imports nxbridge.simulator, which is not in the layer",
+        "drain.py imports nxbridge_dev.simulator, which is development-only and not in the layer",
     ]

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from nxbridge.endpoints import parse_endpoints, parse_secrets
-from nxbridge.local.demo import EVENTS_DIR, Delivery, Expectations, delivery_from_event, sample_files
 from nxbridge.sources.verify import verify_standard
+from nxbridge_dev.local.demo import EVENTS_DIR, Delivery, Expectations, delivery_from_event, sample_files
 
 NOW = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 

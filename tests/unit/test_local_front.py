@@ -8,7 +8,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 
-from nxbridge.local.front import HttpRequest, build_v2_event, endpoint_of, is_text_content_type, response_from_result
+from nxbridge_dev.local.front import (
+    HttpRequest,
+    build_v2_event,
+    endpoint_of,
+    is_text_content_type,
+    response_from_result,
+)
 
 
 def _request(

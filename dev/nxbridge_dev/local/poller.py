@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from nxbridge.local.aws import queue_depth
-from nxbridge.local.functions import LocalFunction
 from nxbridge.observability import logger
+from nxbridge_dev.local.aws import queue_depth
+from nxbridge_dev.local.functions import LocalFunction
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

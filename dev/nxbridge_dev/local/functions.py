@@ -1,44 +1,19 @@
-"""The Lambda side of the local stack: load the real handlers by path and invoke them like the runtime does."""
+"""The Lambda side of the local stack: the real handlers (``nxbridge.handlers.*``), invoked like the runtime does."""
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
-import sys
+import importlib
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from nxbridge.local.aws import ACCOUNT_ID
+from nxbridge.handlers import Lazy
+from nxbridge_dev.local.aws import ACCOUNT_ID
 
 Handler = Callable[[Any, Any], Any]
-
-_module_ids = itertools.count(1)
-
-
-def load_module(path: Path) -> ModuleType:
-    """Import ``path`` as a fresh module with a unique name.
-
-    Every function's module is called ``app``; a unique name per load keeps them apart and gives each
-    stack its own cold start (handlers cache their clients at module level).
-    """
-    name = f"nxbridge_local_{path.parent.name}_app_{next(_module_ids)}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load a module from {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
 
 
 @dataclass
@@ -72,23 +47,19 @@ class LocalFunction:
     region: str
     timeout_seconds: float
     memory_mb: int = 512
-    module_name: str | None = None
+    # What the handler builds on its first invocation (None for a bare handler).
+    dependency: Lazy[Any] | None = None
     invocations: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_path(
-        cls, name: str, path: Path, *, region: str, timeout_seconds: float, memory_mb: int = 512
+    def cold(
+        cls, name: str, module: str, *, region: str, timeout_seconds: float, memory_mb: int = 512
     ) -> LocalFunction:
-        """The function whose code is ``path`` (handler ``lambda_handler``), freshly imported."""
-        module = load_module(path)
-        handler: Handler = module.lambda_handler
-        return cls(name, handler, region, timeout_seconds, memory_mb, module_name=module.__name__)
-
-    def unload(self) -> None:
-        """Forget the imported module, with the clients it cached."""
-        if self.module_name is not None:
-            sys.modules.pop(self.module_name, None)
+        """The function whose handler is ``module``'s, in a new execution environment (its own cold start)."""
+        handlers = importlib.import_module(module)
+        dependency: Lazy[Any] = handlers.build_dependency()
+        return cls(name, handlers.make_handler(dependency), region, timeout_seconds, memory_mb, dependency)
 
     def context(self) -> LambdaContext:
         """A fresh context for one invocation."""

@@ -1,7 +1,8 @@
 """The whole bridge in one process (``nxbridge run``): embedded AWS, NXCloud simulator, HTTP front, SQS poller.
 
-The functions are the real ones (``functions/ingest/app.py``, ``functions/drain/app.py``), imported by path and
-invoked with the events API Gateway and the SQS event source mapping would send; the stack only plays AWS.
+The functions are the real ones (``nxbridge.handlers.ingest``, ``nxbridge.handlers.drain``), each in a fresh
+execution environment, invoked with the events API Gateway and the SQS event source mapping would send; the stack
+only plays AWS.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from nxbridge.endpoints import EndpointsDocument, parse_endpoints
-from nxbridge.local.aws import FAKE_CREDENTIALS, LocalAws, LocalResources, QueueSettings, queue_depth
-from nxbridge.local.front import Front
-from nxbridge.local.functions import LocalFunction
-from nxbridge.local.poller import SqsPoller
-from nxbridge.simulator import (
+from nxbridge_dev.local.aws import FAKE_CREDENTIALS, LocalAws, LocalResources, QueueSettings, queue_depth
+from nxbridge_dev.local.front import Front
+from nxbridge_dev.local.functions import LocalFunction
+from nxbridge_dev.local.poller import SqsPoller
+from nxbridge_dev.simulator import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_ACCESS_SECRET,
     DEFAULT_APP_KEY,
@@ -76,7 +77,6 @@ class LocalSettings(BaseModel):
     max_receive_count: int = Field(default=5, ge=1, le=1000, alias="MAX_RECEIVE_COUNT")
     endpoints_file: Path = Field(default=ROOT / "events" / "endpoints.json", alias="ENDPOINTS_FILE")
     webhook_secrets_file: Path = Field(default=ROOT / "events" / "webhook-secrets.json", alias="WEBHOOK_SECRETS_FILE")
-    functions_dir: Path = ROOT / "functions"
     nxcloud_base_url: str | None = Field(default=None, alias="NXCLOUD_BASE_URL")
     nxcloud_access_key: str = Field(default=DEFAULT_ACCESS_KEY, alias="NXCLOUD_ACCESS_KEY")
     nxcloud_access_secret: SecretStr = Field(default=SecretStr(DEFAULT_ACCESS_SECRET), alias="NXCLOUD_ACCESS_SECRET")
@@ -177,15 +177,15 @@ class LocalStack:
             queues=QueueSettings(settings.visibility_timeout, settings.max_receive_count),
         )
         self._set_env(self._function_env(self.resources))
-        self.ingest = LocalFunction.from_path(
+        self.ingest = LocalFunction.cold(
             "IngestFunction",
-            settings.functions_dir / "ingest" / "app.py",
+            "nxbridge.handlers.ingest",
             region=settings.region,
             timeout_seconds=INGEST_TIMEOUT_SECONDS,
         )
-        self.drain = LocalFunction.from_path(
+        self.drain = LocalFunction.cold(
             "DrainFunction",
-            settings.functions_dir / "drain" / "app.py",
+            "nxbridge.handlers.drain",
             region=settings.region,
             timeout_seconds=DRAIN_TIMEOUT_SECONDS,
         )
@@ -214,9 +214,6 @@ class LocalStack:
         self.aws.stop()
         if self.simulator is not None:
             self.simulator.stop()
-        for function in (self.ingest, self.drain):
-            if function is not None:
-                function.unload()
         self._restore_env()
 
     def __enter__(self) -> LocalStack:

@@ -23,9 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from nxbridge.local.aws import ACCOUNT_ID
-from nxbridge.local.functions import LocalFunction
 from nxbridge.observability import logger
+from nxbridge_dev.local.aws import ACCOUNT_ID
+from nxbridge_dev.local.functions import LocalFunction
 
 WEBHOOK_PREFIX = "/webhooks/"
 STATUS_PATH = "/_local/status"

@@ -26,10 +26,10 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from nxbridge.endpoints import EndpointsDocument, parse_endpoints, parse_secrets
-from nxbridge.local.stack import ROOT, LocalSettings, LocalStack
 from nxbridge.observability import logger
 from nxbridge.redact import mask, scrub_text
 from nxbridge.sources.verify import STANDARD_SECRET_PREFIX, standard_signature, verify_standard
+from nxbridge_dev.local.stack import ROOT, LocalSettings, LocalStack
 
 EVENTS_DIR = ROOT / "events"
 EXPECTATIONS_NAME = "expected.json"

@@ -2,7 +2,7 @@
 
 It is the referee for the client and the models, so every check here is written from the contract with
 hashlib and json directly and shares no code with ``nxbridge.contract`` or ``nxbridge.nxcloud``.
-Run it with ``python -m nxbridge.simulator`` or ``nxbridge simulator``.
+Run it with ``python -m nxbridge_dev.simulator`` or ``nxbridge simulator``.
 """
 
 from __future__ import annotations
@@ -825,7 +825,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The simulator's options, shared by ``nxbridge simulator`` and ``python -m nxbridge.simulator``."""
+    """The simulator's options, shared by ``nxbridge simulator`` and ``python -m nxbridge_dev.simulator``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)")
     parser.add_argument("--access-key", default=DEFAULT_ACCESS_KEY, help="the account's accessKey")
@@ -871,7 +871,7 @@ def serve(args: argparse.Namespace) -> int:
             signal.signal(stop_signal, signal.default_int_handler)
     try:
         with simulator:
-            print(_banner(simulator), flush=True)  # noqa: T201 (a CLI talks to its user)
+            print(_banner(simulator), flush=True)
             threading.Event().wait()
     except KeyboardInterrupt:
         pass
@@ -904,8 +904,10 @@ def _banner(simulator: Simulator) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m nxbridge.simulator``."""
-    parser = argparse.ArgumentParser(prog="python -m nxbridge.simulator", description="Serve a strict local NXCloud.")
+    """``python -m nxbridge_dev.simulator``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m nxbridge_dev.simulator", description="Serve a strict local NXCloud."
+    )
     add_arguments(parser)
     return serve(parser.parse_args(argv))
 
