@@ -14,10 +14,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from nxbridge import replay_cli
 from nxbridge.cli import build_parser, main
 from nxbridge.envelope import Envelope
-from nxbridge.replay import queues_from_stack
+from nxbridge.replay import cli as replay_cli
+from nxbridge.replay.queues import queues_from_stack
 from tests.fixtures.replay import Queues, envelope, reason
 
 STACK_TEMPLATE = {
