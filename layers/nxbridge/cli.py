@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 # subcommand -> the module that owns it; each module exposes register(subparsers).
-OPERATOR_COMMANDS: dict[str, str] = {"dlq": "nxbridge.replay_cli"}
+OPERATOR_COMMANDS: dict[str, str] = {"dlq": "nxbridge.replay.cli"}
 DEVELOPMENT_COMMANDS: dict[str, tuple[str, str]] = {
     "simulator": ("nxbridge_dev.simulator", "run the strict NXCloud simulator"),
     "run": ("nxbridge_dev.local.stack", "run the whole bridge locally (embedded AWS + NXCloud simulator)"),

@@ -64,13 +64,24 @@ class DrainSettings(_EnvModel):
         return int(value) if isinstance(value, str) and value.strip() in ("0", "1", "2") else value
 
 
-class ReplaySettings(_EnvModel):
-    """ReplayFunction and the CLI: the two queues and the replay guard."""
+# Replay limits, stated once: the ReplayFunction, the CLI's defaults and the replay logic read them from here.
+MAX_REPLAYS = 3
+# How long a scan hides the DLQ messages it reads, and how long an empty receive waits (long polling queries
+# every SQS server, so an empty answer means the queue has no visible message left).
+SCAN_VISIBILITY_TIMEOUT = 120
+SCAN_WAIT_SECONDS = 1
+
+
+class DlqSettings(_EnvModel):
+    """Reading the CustomersDLQ (``nxbridge dlq`` stats, list, show, export, purge): the queue and how scans hold it."""
+
+    dlq_url: str = Field(alias="DLQ_URL")
+    visibility_timeout: int = Field(default=SCAN_VISIBILITY_TIMEOUT, ge=1, le=43200, alias="REPLAY_VISIBILITY_TIMEOUT")
+    wait_seconds: int = Field(default=SCAN_WAIT_SECONDS, ge=0, le=20, alias="REPLAY_WAIT_SECONDS")
+
+
+class ReplaySettings(DlqSettings):
+    """ReplayFunction and ``nxbridge dlq replay``: the DLQ, the CustomersQueue replays go to, the replay guard."""
 
     queue_url: str = Field(alias="QUEUE_URL")
-    dlq_url: str = Field(alias="DLQ_URL")
-    max_replays: int = Field(default=3, ge=0, alias="MAX_REPLAYS")
-    # How long a scan hides the DLQ messages it reads, and how long an empty receive waits (long polling
-    # queries every SQS server, so an empty answer means the queue has no visible message left).
-    visibility_timeout: int = Field(default=120, ge=1, le=43200, alias="REPLAY_VISIBILITY_TIMEOUT")
-    wait_seconds: int = Field(default=1, ge=0, le=20, alias="REPLAY_WAIT_SECONDS")
+    max_replays: int = Field(default=MAX_REPLAYS, ge=0, alias="MAX_REPLAYS")

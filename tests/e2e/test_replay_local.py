@@ -10,8 +10,8 @@ import boto3
 import pytest
 import requests
 
-from nxbridge import replay_cli
 from nxbridge.cli import build_parser
+from nxbridge.replay import cli as replay_cli
 from nxbridge_dev.local.demo import load_deliveries, post
 from nxbridge_dev.local.stack import LocalStack
 

@@ -14,10 +14,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from nxbridge import replay_cli
 from nxbridge.cli import build_parser, main
 from nxbridge.envelope import Envelope
-from nxbridge.replay import queues_from_stack
+from nxbridge.replay import cli as replay_cli
+from nxbridge.replay.queues import queues_from_stack
 from tests.fixtures.replay import Queues, envelope, reason
 
 STACK_TEMPLATE = {
@@ -486,3 +486,61 @@ def test_unknown_profile_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     status, _, err = dlq(capsys, "stats", "--profile", "no-such-profile", "--dlq-url", "http://127.0.0.1:1/q")
     assert status == 2
     assert "no-such-profile" in err
+
+
+class RecordingReceives:
+    """moto SQS that records the visibility timeout and wait of every ReceiveMessage."""
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+        self.receives: list[tuple[int, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+    def receive_message(self, **kwargs: Any) -> Any:
+        self.receives.append((kwargs["VisibilityTimeout"], kwargs["WaitTimeSeconds"]))
+        return self._sqs.receive_message(**kwargs)
+
+
+def test_scan_settings_come_from_the_replay_environment_and_flags_override_them(
+    replay_queues: Queues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = replay_queues
+    q.bridge()
+    urls = ["--queue-url", q.queue_url, "--dlq-url", q.dlq_url]
+    monkeypatch.setenv("REPLAY_VISIBILITY_TIMEOUT", "37")
+    monkeypatch.setenv("REPLAY_WAIT_SECONDS", "0")
+    for argv, expected in (
+        (["stats", *urls], (37, 0)),
+        (["stats", *urls, "--visibility-timeout", "55"], (55, 0)),
+        (["replay", *urls, "--dry-run"], (37, 0)),
+    ):
+        sqs = RecordingReceives(q.sqs)
+        args = build_parser().parse_args(["dlq", *argv])
+        status = replay_cli.run(args, clients=replay_cli.Clients(sqs=sqs), out=io.StringIO(), err=io.StringIO())  # type: ignore[arg-type]
+        assert status == 0
+        assert set(sqs.receives) == {expected}
+
+
+def test_a_bad_setting_is_a_one_line_usage_error_naming_flag_and_variable(
+    replay_queues: Queues, cli_base: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPLAY_VISIBILITY_TIMEOUT", "soon")
+    status, _, err = dlq(capsys, "stats", *cli_base)
+    assert status == 2
+    assert err.count("\n") == 1
+    assert err.startswith("nxbridge dlq: --visibility-timeout (REPLAY_VISIBILITY_TIMEOUT): ")
+    status, _, err = dlq(capsys, "stats", "--dlq-url", replay_queues.dlq_url, "--wait-seconds", "21")
+    assert status == 2
+    assert "--wait-seconds (REPLAY_WAIT_SECONDS)" in err
+
+
+def test_conflicting_edits_are_a_one_line_usage_error(
+    replay_queues: Queues, cli_base: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = replay_queues.bridge()
+    status, _, err = dlq(capsys, "replay", *cli_base, "--set", "gender=female", "--drop-field", "gender")
+    assert status == 2
+    assert err == "nxbridge dlq: fields both set and dropped: gender\n"
+    assert replay_queues.dlq_ids() == {record}

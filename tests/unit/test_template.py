@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from nxbridge.config import DrainSettings, IngestSettings, ReplaySettings
 from nxbridge.endpoints import KINDS, parse_endpoints
-from nxbridge.replay import DLQ_OUTPUT_KEY, QUEUE_OUTPUT_KEY
+from nxbridge.replay.queues import DLQ_OUTPUT_KEY, QUEUE_OUTPUT_KEY
 from tools.check_layer import RUNTIME_PROVIDED, normalize, read_pins
 
 ROOT = Path(__file__).resolve().parents[2]

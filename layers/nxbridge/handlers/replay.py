@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from nxbridge.config import ReplaySettings
 from nxbridge.handlers import Lazy
 from nxbridge.observability import logger, metrics, tracer
-from nxbridge.replay import ReplayRequest, run_request
+from nxbridge.replay.request import ReplayRequest, run_request
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

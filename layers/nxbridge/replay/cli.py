@@ -5,44 +5,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from types import FrameType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from nxbridge.config import MAX_REPLAYS, SCAN_VISIBILITY_TIMEOUT, SCAN_WAIT_SECONDS, DlqSettings, ReplaySettings
 from nxbridge.observability import logger
-from nxbridge.replay import (
-    AGE_BUCKETS,
-    STAGES,
-    DlqFilter,
-    DlqScanner,
-    Edits,
-    Replayer,
-    ReplayError,
-    ReplayOptions,
-    ReplaySummary,
-    approximate_counts,
-    find,
-    parse_assignment,
-    parse_rate,
-    purge,
-    queues_from_stack,
-    replay_visibility,
-    select,
-    stats,
-    view,
-    write_export,
-)
+from nxbridge.replay.errors import ReplayError
+from nxbridge.replay.export import purge, write_export
+from nxbridge.replay.filters import STAGES, DlqFilter
+from nxbridge.replay.plan import Edits, ReplayOptions, parse_assignment
+from nxbridge.replay.queues import approximate_counts, queues_from_stack
+from nxbridge.replay.records import view
+from nxbridge.replay.replayer import Replayer, parse_rate, replay_visibility
+from nxbridge.replay.scan import AGE_BUCKETS, DlqScanner, find, select, stats
+from nxbridge.replay.terminal import ProgressBar, age, dump, human_summary, say, stop_requests, table
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -120,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--max-replays",
         type=_non_negative_int,
         default=None,
-        help="refuse records already replayed this many times (default: MAX_REPLAYS or 3)",
+        help=f"refuse records already replayed this many times (default: MAX_REPLAYS or {MAX_REPLAYS})",
     )
     p.add_argument("--force", action="store_true", help="replay even records over --max-replays")
     p.add_argument(
@@ -136,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--drop-field", action="append", default=[], metavar="FIELD", help="remove a customer field (repeatable)"
     )
     p.add_argument("--json", action="store_true", help="print the JSON summary even on a terminal")
-    p.set_defaults(func=run, dlq_run=_replay)
+    p.set_defaults(func=run, dlq_run=_replay, dlq_settings=ReplaySettings)
 
     p = actions.add_parser("export", parents=[common, filters], help="write matching records to a JSONL file")
     p.add_argument("--out", required=True, help="file to write ('-' for standard output)")
@@ -165,14 +149,14 @@ def _common_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--visibility-timeout",
         type=_positive_int,
-        default=120,
-        help="seconds a scan hides the messages it reads (released at the end); default 120",
+        help="seconds a scan hides the messages it reads (released at the end); "
+        f"default REPLAY_VISIBILITY_TIMEOUT or {SCAN_VISIBILITY_TIMEOUT}",
     )
     group.add_argument(
         "--wait-seconds",
         type=_non_negative_int,
-        default=1,
-        help="long-poll wait of each receive; 0 only for local emulators; default 1",
+        help="long-poll wait of each receive; 0 only for local emulators; "
+        f"default REPLAY_WAIT_SECONDS or {SCAN_WAIT_SECONDS}",
     )
     return common
 
@@ -229,26 +213,52 @@ def make_clients(args: argparse.Namespace) -> Clients:
     )
 
 
-@dataclass(frozen=True)
-class Target:
-    """The queues a command works on."""
+# The environment variables the settings read, with the flags and hints that stand for them in messages.
+_SETTING_NAMES = {
+    "DLQ_URL": "no DLQ: give --stack, --dlq-url or set DLQ_URL",
+    "QUEUE_URL": "no CustomersQueue: give --stack, --queue-url or set QUEUE_URL",
+    "REPLAY_VISIBILITY_TIMEOUT": "--visibility-timeout (REPLAY_VISIBILITY_TIMEOUT)",
+    "REPLAY_WAIT_SECONDS": "--wait-seconds (REPLAY_WAIT_SECONDS)",
+    "MAX_REPLAYS": "--max-replays (MAX_REPLAYS)",
+}
 
-    queue_url: str | None
-    dlq_url: str
 
+def load_settings(args: argparse.Namespace, clients: Clients, env: Mapping[str, str] | None = None) -> DlqSettings:
+    """The settings the ReplayFunction would read from ``env``, overridden by the stack's outputs, then the flags.
 
-def resolve_target(args: argparse.Namespace, clients: Clients, env: dict[str, str] | None = None) -> Target:
-    """Explicit URLs first, then the stack's outputs, then QUEUE_URL/DLQ_URL."""
-    environ = dict(os.environ) if env is None else env
+    Queue URLs: explicit flags first, then the stack's outputs, then QUEUE_URL/DLQ_URL. A replay builds
+    ReplaySettings (which needs the CustomersQueue); every other action reads the DLQ only.
+    """
     queue_url, dlq_url = args.queue_url, args.dlq_url
     if args.stack and not (queue_url and dlq_url):
         found = queues_from_stack(clients.cloudformation, args.stack)
         queue_url, dlq_url = queue_url or found.queue_url, dlq_url or found.dlq_url
-    queue_url = queue_url or environ.get("QUEUE_URL") or None
-    dlq_url = dlq_url or environ.get("DLQ_URL") or None
-    if not dlq_url:
-        raise ReplayError("no DLQ: give --stack, --dlq-url or set DLQ_URL")
-    return Target(queue_url=queue_url, dlq_url=dlq_url)
+    flags = {
+        "QUEUE_URL": queue_url,
+        "DLQ_URL": dlq_url,
+        "REPLAY_VISIBILITY_TIMEOUT": args.visibility_timeout,
+        "REPLAY_WAIT_SECONDS": args.wait_seconds,
+        "MAX_REPLAYS": getattr(args, "max_replays", None),
+    }
+    source = {**(os.environ if env is None else env), **{k: str(v) for k, v in flags.items() if v is not None}}
+    model: type[DlqSettings] = getattr(args, "dlq_settings", DlqSettings)
+    try:
+        settings: DlqSettings = model.from_env(source)
+    except ValidationError as exc:
+        raise ReplayError(_settings_problems(exc)) from None
+    return settings
+
+
+def _settings_problems(exc: ValidationError) -> str:
+    """A settings error on one line, naming the flag or variable rather than the field."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if error["type"] == "missing" and name in ("DLQ_URL", "QUEUE_URL"):
+            problems.append(_SETTING_NAMES[name])
+        else:
+            problems.append(f"{_SETTING_NAMES.get(name, name)}: {error['msg']}")
+    return "; ".join(problems)
 
 
 def run(
@@ -264,15 +274,29 @@ def run(
         with _logs_to(io.err):
             dlq_filter = _filter(args)
             active = clients or make_clients(args)
-            target = resolve_target(args, active)
-            status: int = args.dlq_run(args, active, target, dlq_filter, io)
+            settings = load_settings(args, active)
+            status: int = args.dlq_run(args, active, settings, dlq_filter, io)
+    except ValidationError as exc:
+        say(io.err, f"nxbridge dlq: {_problems(exc)}")
+        return EXIT_USAGE
     except (ReplayError, ValueError, OSError) as exc:
-        _say(io.err, f"nxbridge dlq: {exc}")
+        say(io.err, f"nxbridge dlq: {_one_line(str(exc))}")
         return EXIT_USAGE
     except (ClientError, BotoCoreError) as exc:
-        _say(io.err, f"nxbridge dlq: AWS error: {exc}")
+        # Unreachable endpoints, missing credentials or regions, denied calls: the operator needs the reason, not
+        # botocore's stack.
+        say(io.err, f"nxbridge dlq: AWS error: {_one_line(str(exc))}")
         return EXIT_USAGE
     return status
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _problems(exc: ValidationError) -> str:
+    """A model's validation errors on one line, without pydantic's decoration."""
+    return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors(include_url=False))
 
 
 @contextlib.contextmanager
@@ -302,47 +326,26 @@ def _filter(args: argparse.Namespace) -> DlqFilter:
             id=tuple(getattr(args, "id", [])),
         )
     except ValidationError as exc:
-        raise ReplayError("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())) from None
+        raise ReplayError(_problems(exc)) from None
 
 
-def _scanner(args: argparse.Namespace, clients: Clients, target: Target) -> DlqScanner:
+def _scanner(clients: Clients, settings: DlqSettings) -> DlqScanner:
     return DlqScanner(
-        clients.sqs, target.dlq_url, visibility_timeout=args.visibility_timeout, wait_seconds=args.wait_seconds
+        clients.sqs,
+        settings.dlq_url,
+        visibility_timeout=settings.visibility_timeout,
+        wait_seconds=settings.wait_seconds,
     )
 
 
-def _say(stream: IO[str], text: str) -> None:
-    stream.write(text + "\n")
-    stream.flush()
-
-
-def _dump(stream: IO[str], value: Any, *, indent: int | None = None) -> None:
-    _say(stream, json.dumps(value, ensure_ascii=False, indent=indent, default=str))
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join(lines)
-
-
-def _age(moment: dt.datetime) -> str:
-    seconds = max(0, int((dt.datetime.now(dt.UTC) - moment).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _stats(args: argparse.Namespace, clients: Clients, target: Target, dlq_filter: DlqFilter, io: Io) -> int:
-    approximate = approximate_counts(clients.sqs, target.dlq_url)
-    with _scanner(args, clients, target) as scanner:
+def _stats(args: argparse.Namespace, clients: Clients, settings: DlqSettings, dlq_filter: DlqFilter, io: Io) -> int:
+    approximate = approximate_counts(clients.sqs, settings.dlq_url)
+    with _scanner(clients, settings) as scanner:
         counted = stats(scanner, dlq_filter)
     if args.json:
-        _dump(io.out, {"action": "stats", **counted.model_dump(mode="json"), "approximate": approximate})
+        dump(io.out, {"action": "stats", **counted.model_dump(mode="json"), "approximate": approximate})
         return EXIT_OK
-    _say(
+    say(
         io.out,
         f"{counted.total} records (SQS approximate: {approximate['visible']} visible, "
         f"{approximate['in_flight']} in flight)",
@@ -353,21 +356,21 @@ def _stats(args: argparse.Namespace, clients: Clients, target: Target, dlq_filte
         ("endpoint", counted.by_endpoint),
         ("age", {b: counted.by_age[b] for b in AGE_BUCKETS}),
     ):
-        _say(io.out, "")
-        _say(io.out, _table([[k, str(v)] for k, v in counts.items()], [title.upper(), "COUNT"]))
+        say(io.out, "")
+        say(io.out, table([[k, str(v)] for k, v in counts.items()], [title.upper(), "COUNT"]))
     return EXIT_OK
 
 
-def _list(args: argparse.Namespace, clients: Clients, target: Target, dlq_filter: DlqFilter, io: Io) -> int:
-    with _scanner(args, clients, target) as scanner:
+def _list(args: argparse.Namespace, clients: Clients, settings: DlqSettings, dlq_filter: DlqFilter, io: Io) -> int:
+    with _scanner(clients, settings) as scanner:
         records = [view(m, reveal=args.reveal) for m in select(scanner, dlq_filter, limit=args.limit)]
     if args.json:
-        _dump(io.out, {"count": len(records), "records": [r.model_dump(mode="json") for r in records]})
+        dump(io.out, {"count": len(records), "records": [r.model_dump(mode="json") for r in records]})
         return EXIT_OK
     rows = [
         [
             r.message_id,
-            _age(r.failed_at),
+            age(r.failed_at),
             r.stage,
             r.errorCode,
             r.endpoint or "-",
@@ -376,38 +379,38 @@ def _list(args: argparse.Namespace, clients: Clients, target: Target, dlq_filter
         ]
         for r in records
     ]
-    _say(io.out, _table(rows, ["MESSAGE ID", "AGE", "STAGE", "CODE", "ENDPOINT", "REPLAYS", "REASON"]))
-    _say(io.err, f"{len(records)} record(s)")
+    say(io.out, table(rows, ["MESSAGE ID", "AGE", "STAGE", "CODE", "ENDPOINT", "REPLAYS", "REASON"]))
+    say(io.err, f"{len(records)} record(s)")
     return EXIT_OK
 
 
-def _show(args: argparse.Namespace, clients: Clients, target: Target, dlq_filter: DlqFilter, io: Io) -> int:
-    with _scanner(args, clients, target) as scanner:
+def _show(args: argparse.Namespace, clients: Clients, settings: DlqSettings, dlq_filter: DlqFilter, io: Io) -> int:
+    with _scanner(clients, settings) as scanner:
         found = find(scanner, args.message_id)
     if found is None:
-        _say(io.err, f"nxbridge dlq: no message {args.message_id} in the DLQ (or another reader holds it right now)")
+        say(io.err, f"nxbridge dlq: no message {args.message_id} in the DLQ (or another reader holds it right now)")
         return EXIT_INCOMPLETE
-    _dump(io.out, view(found, reveal=args.reveal).model_dump(mode="json"), indent=2)
+    dump(io.out, view(found, reveal=args.reveal).model_dump(mode="json"), indent=2)
     return EXIT_OK
 
 
-def _export(args: argparse.Namespace, clients: Clients, target: Target, dlq_filter: DlqFilter, io: Io) -> int:
+def _export(args: argparse.Namespace, clients: Clients, settings: DlqSettings, dlq_filter: DlqFilter, io: Io) -> int:
     with contextlib.ExitStack() as stack:
         sink = io.out if args.out == "-" else stack.enter_context(open(args.out, "w", encoding="utf-8"))
-        scanner = stack.enter_context(_scanner(args, clients, target))
+        scanner = stack.enter_context(_scanner(clients, settings))
         count = write_export(select(scanner, dlq_filter, limit=args.limit), sink, reveal=args.reveal)
         scanned = scanner.scanned
     summary = {"action": "export", "out": args.out, "exported": count, "scanned": scanned, "revealed": args.reveal}
     if args.json:
-        _dump(io.err if args.out == "-" else io.out, summary)
+        dump(io.err if args.out == "-" else io.out, summary)
     else:
-        _say(io.err, f"exported {count} of {scanned} record(s) to {args.out}")
+        say(io.err, f"exported {count} of {scanned} record(s) to {args.out}")
     return EXIT_OK
 
 
-def _purge(args: argparse.Namespace, clients: Clients, target: Target, dlq_filter: DlqFilter, io: Io) -> int:
+def _purge(args: argparse.Namespace, clients: Clients, settings: DlqSettings, dlq_filter: DlqFilter, io: Io) -> int:
     if not args.yes:
-        _say(
+        say(
             io.err,
             "nxbridge dlq purge: refusing to delete without --yes (see `nxbridge dlq list` with the same filters)",
         )
@@ -415,92 +418,35 @@ def _purge(args: argparse.Namespace, clients: Clients, target: Target, dlq_filte
     name = args.out or dt.datetime.now(dt.UTC).strftime("dlq-purge-%Y%m%dT%H%M%SZ.jsonl")
     # The archive holds PII in clear (it is the only copy once deleted): owner-only, never overwritten.
     descriptor = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as archive, _scanner(args, clients, target) as scanner:
+    with os.fdopen(descriptor, "w", encoding="utf-8") as archive, _scanner(clients, settings) as scanner:
         summary = purge(scanner, dlq_filter, archive, archive_name=name, limit=args.limit)
     if args.json:
-        _dump(io.out, summary.model_dump(mode="json"))
+        dump(io.out, summary.model_dump(mode="json"))
     else:
-        _say(io.out, f"deleted {summary.deleted} record(s); archived {summary.archived} to {name}")
+        say(io.out, f"deleted {summary.deleted} record(s); archived {summary.archived} to {name}")
         for message_id in summary.not_deleted:
-            _say(io.out, f"not deleted (still in the DLQ): {message_id}")
+            say(io.out, f"not deleted (still in the DLQ): {message_id}")
     return EXIT_OK if not summary.not_deleted else EXIT_INCOMPLETE
 
 
-class ProgressBar:
-    """A one-line progress bar on a terminal (stderr); no dependency.
-
-    With a limit it counts matching records towards it, otherwise scanned records towards the DLQ's size.
-    """
-
-    WIDTH = 30
-
-    def __init__(self, stream: IO[str], total: int | None, *, count_matched: bool) -> None:
-        self.stream = stream
-        self.total = total
-        self.count_matched = count_matched
-
-    def update(self, summary: ReplaySummary) -> None:
-        """Redraw the bar for the records handled so far."""
-        done = summary.matched if self.count_matched else summary.scanned
-        if self.total:
-            filled = min(self.WIDTH, self.WIDTH * done // self.total)
-            bar = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{self.total}"
-        else:
-            bar = f"{done} scanned"
-        verb = "would replay" if summary.dry_run else "replayed"
-        count = summary.would_replay if summary.dry_run else summary.replayed
-        self.stream.write(f"\r{bar}  {verb} {count}  refused {summary.refused}  duplicates {summary.duplicates}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        """End the bar's line."""
-        self.stream.write("\n")
-        self.stream.flush()
-
-
-@contextlib.contextmanager
-def stop_requests(err: IO[str]) -> Iterator[Callable[[], bool]]:
-    """Turn the first Ctrl-C/SIGTERM into a stop request honoured between records; a second one aborts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    requested = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if requested.is_set():
-            raise KeyboardInterrupt
-        requested.set()
-        err.write("\nstopping after the record in flight (press Ctrl-C again to abort at once)\n")
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield requested.is_set
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _replay(args: argparse.Namespace, clients: Clients, target: Target, dlq_filter: DlqFilter, io: Io) -> int:
-    if not target.queue_url:
-        raise ReplayError("no CustomersQueue: give --stack, --queue-url or set QUEUE_URL")
-    max_replays = args.max_replays if args.max_replays is not None else int(os.environ.get("MAX_REPLAYS") or 3)
+def _replay(args: argparse.Namespace, clients: Clients, settings: ReplaySettings, dlq_filter: DlqFilter, io: Io) -> int:
     options = ReplayOptions(
         dry_run=args.dry_run,
         limit=args.limit,
         rate=args.rate,
-        max_replays=max_replays,
+        max_replays=settings.max_replays,
         force=args.force,
         edits=Edits(set_fields=dict(args.set_fields), drop_fields=tuple(args.drop_field)),
     )
     bar: ProgressBar | None = None
     if io.err.isatty():
-        total = args.limit or approximate_counts(clients.sqs, target.dlq_url)["visible"]
+        total = args.limit or approximate_counts(clients.sqs, settings.dlq_url)["visible"]
         bar = ProgressBar(io.err, total, count_matched=args.limit is not None)
-    scanner = _scanner(args, clients, target)
+    scanner = _scanner(clients, settings)
     # A batch of ten held messages must not reappear while a slow --rate is still sending it.
-    scanner.visibility_timeout = replay_visibility(args.visibility_timeout, args.rate)
+    scanner.visibility_timeout = replay_visibility(settings.visibility_timeout, args.rate)
     with stop_requests(io.err) as should_stop:
-        summary = Replayer(clients.sqs, target.queue_url).run(
+        summary = Replayer(clients.sqs, settings.queue_url).run(
             scanner,
             dlq_filter,
             options,
@@ -510,27 +456,9 @@ def _replay(args: argparse.Namespace, clients: Clients, target: Target, dlq_filt
     if bar is not None:
         bar.close()
     if args.json or not io.out.isatty():
-        _dump(io.out, summary.model_dump(mode="json"))
+        dump(io.out, summary.model_dump(mode="json"))
     else:
-        _say(io.out, _human_summary(summary))
+        say(io.out, human_summary(summary))
     if summary.sent_not_deleted:
         return EXIT_POSSIBLE_DUPLICATE
     return EXIT_OK if summary.ok else EXIT_INCOMPLETE
-
-
-def _human_summary(summary: ReplaySummary) -> str:
-    done = f"would replay {summary.would_replay}" if summary.dry_run else f"replayed {summary.replayed}"
-    lines = [
-        f"{done}, refused {summary.refused}, duplicates {summary.duplicates}, back in the DLQ {summary.back_in_dlq}, "
-        f"failed {summary.failed} "
-        f"(scanned {summary.scanned}, matched {summary.matched}, released {summary.released})"
-    ]
-    if summary.interrupted:
-        lines.append("interrupted: the records not handled are back in the DLQ")
-    lines += [f"{p.status:<16} {p.message_id}  {p.reason or ''}" for p in summary.problems]
-    if summary.sent_not_deleted:
-        lines.append(
-            "these were sent but are still in the DLQ; delete them with "
-            "`nxbridge dlq purge --id ID --yes` once the sent copy is processed: " + ", ".join(summary.sent_not_deleted)
-        )
-    return "\n".join(lines)

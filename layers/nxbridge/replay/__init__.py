@@ -1,0 +1,118 @@
+"""DLQ operations: read, filter, replay, export and purge CustomersDLQ records, given an injected SQS client.
+
+One module per concern (docs/replay.md states the safety model for users):
+
+- ``records``: one DLQ message whatever its shape (``DlqMessage``, ``parse_message``) and its printable forms.
+- ``filters``: ``DlqFilter`` and the time expressions it accepts.
+- ``scan``: ``DlqScanner`` (each message once, everything held released at the end), ``select``, ``find``,
+  ``stats``.
+- ``plan``: customer ``Edits``, ``ReplayOptions`` and ``plan_replay`` (the fresh envelope, or a ``Refusal``).
+- ``replayer``: ``Replayer`` (send, then delete), ``RatePacer``, ``ReplaySummary``.
+- ``export``: ``write_export`` and ``purge`` (archived and synced before deleting).
+- ``queues``: the queue URLs from a stack's outputs, SQS's approximate counts.
+- ``request``: the ReplayFunction's ``ReplayRequest`` and ``run_request``.
+- ``cli`` and ``terminal``: the ``nxbridge dlq`` command and what it prints; not imported here (Lambda needs
+  neither).
+
+The package re-exports the public names of the other modules, so ``from nxbridge.replay import X`` keeps working.
+"""
+
+from __future__ import annotations
+
+from nxbridge.replay.errors import ReplayError
+from nxbridge.replay.export import PurgeSummary, purge, write_export
+from nxbridge.replay.filters import STAGES, DlqFilter, parse_when
+from nxbridge.replay.plan import Edits, Refusal, ReplayOptions, parse_assignment, plan_replay
+from nxbridge.replay.queues import (
+    DLQ_OUTPUT_FRAGMENT,
+    DLQ_OUTPUT_KEY,
+    QUEUE_OUTPUT_FRAGMENT,
+    QUEUE_OUTPUT_KEY,
+    StackQueues,
+    approximate_counts,
+    queues_from_stack,
+)
+from nxbridge.replay.records import (
+    REDRIVE_CODE,
+    DlqMessage,
+    ExportLine,
+    HistoryView,
+    RecordView,
+    Shape,
+    export_line,
+    parse_message,
+    view,
+)
+from nxbridge.replay.replayer import (
+    FRESH_MARGIN,
+    OutcomeStatus,
+    RatePacer,
+    RecordOutcome,
+    Replayer,
+    ReplaySummary,
+    parse_rate,
+    replay_visibility,
+)
+from nxbridge.replay.request import LIST_LIMIT_DEFAULT, ReplayRequest, run_request
+from nxbridge.replay.scan import (
+    AGE_BUCKETS,
+    DELETE_ATTEMPTS,
+    SQS_BATCH,
+    DlqScanner,
+    DlqStats,
+    age_bucket,
+    find,
+    select,
+    stats,
+)
+
+__all__ = [
+    "AGE_BUCKETS",
+    "DELETE_ATTEMPTS",
+    "DLQ_OUTPUT_FRAGMENT",
+    "DLQ_OUTPUT_KEY",
+    "FRESH_MARGIN",
+    "LIST_LIMIT_DEFAULT",
+    "QUEUE_OUTPUT_FRAGMENT",
+    "QUEUE_OUTPUT_KEY",
+    "REDRIVE_CODE",
+    "SQS_BATCH",
+    "STAGES",
+    "DlqFilter",
+    "DlqMessage",
+    "DlqScanner",
+    "DlqStats",
+    "Edits",
+    "ExportLine",
+    "HistoryView",
+    "OutcomeStatus",
+    "PurgeSummary",
+    "RatePacer",
+    "RecordOutcome",
+    "RecordView",
+    "Refusal",
+    "ReplayError",
+    "ReplayOptions",
+    "ReplayRequest",
+    "ReplaySummary",
+    "Replayer",
+    "Shape",
+    "StackQueues",
+    "age_bucket",
+    "approximate_counts",
+    "export_line",
+    "find",
+    "parse_assignment",
+    "parse_message",
+    "parse_rate",
+    "parse_when",
+    "plan_replay",
+    "purge",
+    "queues_from_stack",
+    "replay_visibility",
+    "run_request",
+    "select",
+    "stats",
+    "view",
+    "write_export",
+]

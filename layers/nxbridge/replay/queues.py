@@ -1,0 +1,73 @@
+"""Finding the two queues (a stack's outputs) and SQS's own counts of what they hold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+
+from nxbridge.replay.errors import ReplayError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_sqs import SQSClient
+
+# Output keys of template.yaml; stacks that name them differently are found by these fragments of the key.
+QUEUE_OUTPUT_KEY = "QueueUrl"
+DLQ_OUTPUT_KEY = "DlqUrl"
+QUEUE_OUTPUT_FRAGMENT = "customersqueueurl"
+DLQ_OUTPUT_FRAGMENT = "customersdlqurl"
+
+
+@dataclass(frozen=True)
+class StackQueues:
+    """The queue URLs a deployed stack publishes as outputs."""
+
+    queue_url: str | None
+    dlq_url: str | None
+
+
+def _output(outputs: Mapping[str, str], key: str, fragment: str) -> str | None:
+    if key in outputs:
+        return outputs[key]
+    return next((v for k, v in sorted(outputs.items()) if fragment in k.lower()), None)
+
+
+def queues_from_stack(cloudformation: CloudFormationClient, stack_name: str) -> StackQueues:
+    """Read the CustomersQueue and CustomersDLQ URLs from a CloudFormation stack's outputs."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        raise ReplayError(f"cannot read stack {stack_name!r}: {exc}") from None
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for s in stacks
+        for o in s.get("Outputs", [])
+        if "OutputKey" in o and "OutputValue" in o
+    }
+    found = StackQueues(
+        queue_url=_output(outputs, QUEUE_OUTPUT_KEY, QUEUE_OUTPUT_FRAGMENT),
+        dlq_url=_output(outputs, DLQ_OUTPUT_KEY, DLQ_OUTPUT_FRAGMENT),
+    )
+    if found.queue_url is None and found.dlq_url is None:
+        raise ReplayError(f"stack {stack_name!r} has no {QUEUE_OUTPUT_KEY} or {DLQ_OUTPUT_KEY} output")
+    return found
+
+
+def approximate_counts(sqs: SQSClient, queue_url: str) -> dict[str, int]:
+    """SQS's own approximate counts of visible, in-flight and delayed messages."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return {
+        "visible": int(attributes.get("ApproximateNumberOfMessages", "0")),
+        "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")),
+        "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", "0")),
+    }
