@@ -6,7 +6,8 @@
 - ``answers``: what a person sees (a redirect or a built-in page), chosen by the rejection's class;
 - ``gate``: what the ingest calls for a form endpoint (``FormGate``).
 
-Only the options are imported here: every function reads endpoint documents, few serve forms.
+Only the options are imported here: ``nxbridge.endpoints`` needs them (and the gate needs ``endpoints``, so importing
+it here would make a cycle), and every function reads endpoint documents while few serve forms.
 """
 
 from nxbridge.forms.options import FormOptions
