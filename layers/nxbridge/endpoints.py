@@ -3,7 +3,9 @@
 An *endpoint* is a named, configured source served at ``POST /webhooks/{endpoint}``. The configuration is one
 JSON document, ``{"endpoints": {"<name>": {"kind": ..., ...}}}``, validated here; it lives in an SSM parameter
 in AWS (read through Powertools parameters, cached) and in a file during local development. The signing
-secrets live in one Secrets Manager JSON secret ``{"<secret name>": "value" or ["new", "old"]}``.
+secrets live in one Secrets Manager JSON secret ``{"<secret name>": "value" or ["new", "old"]}``. A form
+endpoint's ``form`` block is ``nxbridge.forms.FormOptions``. What cannot be used raises a ``ConfigError``:
+``InvalidConfig``, ``StoreUnavailable``, ``MissingSecret`` or ``SettingsError``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, ClassVar, Generic, Literal, Protocol, TypeVar
-from urllib.parse import urlsplit
 
 import jmespath
 from jmespath.exceptions import JMESPathError
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from nxbridge.contract import Customer
+from nxbridge.forms import FormOptions
 
 if TYPE_CHECKING:
     from jmespath.parser import ParsedResult
@@ -53,11 +54,26 @@ STANDARD_TOLERANCE_SECONDS = 300
 
 EndpointName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 T = TypeVar("T")
-HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", to_lower=True)]
 
 
 class ConfigError(Exception):
-    """The endpoint configuration or the secrets document cannot be read or is invalid."""
+    """The bridge's configuration cannot be used; catch this base for all four cases below."""
+
+
+class InvalidConfig(ConfigError):
+    """A configuration document (endpoints, webhook secrets) was read but does not validate."""
+
+
+class StoreUnavailable(ConfigError):
+    """A configuration store (SSM parameter, Secrets Manager secret, local file) cannot be read."""
+
+
+class MissingSecret(ConfigError):
+    """A named webhook secret or fill-token key is absent from the secrets document."""
+
+
+class SettingsError(ConfigError):
+    """The environment does not say where the configuration is."""
 
 
 @lru_cache(maxsize=512)
@@ -209,90 +225,6 @@ FORM_FIELD_ALIASES: dict[str, str] = {
 }
 
 
-def _redirect_url(value: str) -> str:
-    # Redirect targets come from the configuration only, never from the request (no open redirect); a browser
-    # must be able to follow them, so they are absolute http(s) URLs without credentials or control characters.
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
-        raise ValueError(f"{value!r} must be an absolute http(s) URL without user or password")
-    if not value.isascii() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
-        raise ValueError(f"{value!r} must be ASCII (percent-encode the rest) without spaces or control characters")
-    return value
-
-
-def _origin(value: str) -> str:
-    # Browsers send Origin as scheme://host[:port], lower-case, without a path: compare in that form.
-    if value == "*":
-        return value
-    parts = urlsplit(value.strip().rstrip("/").lower())
-    port = parts.port  # ValueError for a port that is not one
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.username is not None
-        or parts.path
-        or parts.query
-        or parts.fragment
-    ):
-        raise ValueError(f"{value!r} is not an origin like https://www.example.com")
-    default_port = 443 if parts.scheme == "https" else 80
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != default_port else "")
-
-
-RedirectUrl = Annotated[str, AfterValidator(_redirect_url)]
-Origin = Annotated[str, AfterValidator(_origin)]
-FormFieldName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-FILL_TOKEN_MAX_AGE_SECONDS = 86_400
-
-
-class FormOptions(_Frozen):
-    """A form endpoint: authentication and delivery id, what a browser gets, CORS and spam defences."""
-
-    secret_header: HeaderName = "x-webhook-secret"  # noqa: S105 - a header name, not a secret
-    delivery_id_header: HeaderName = "idempotency-key"
-    # Browser answers: 303 to these, or the built-in pages when unset.
-    success_url: RedirectUrl | None = None
-    error_url: RedirectUrl | None = None
-    # CORS: the origins whose pages may read the answers (fetch()); "*" alone for any origin, without credentials.
-    allowed_origins: tuple[Origin, ...] = ()
-    allow_credentials: bool = False
-    cors_max_age_seconds: int = Field(default=600, ge=0, le=86_400)
-    # Spam defences: a hidden field only bots fill (null disables it), and an optional minimum fill time proven by
-    # a signed token the page embeds (see nxbridge.sources.form_spam).
-    honeypot_field: FormFieldName | None = "_gotcha"
-    min_fill_seconds: int | None = Field(default=None, ge=1, le=3600)
-    fill_token_field: FormFieldName = "_fill_token"  # noqa: S105 - a form field name, not a secret
-    fill_token_max_age_seconds: int = Field(default=FILL_TOKEN_MAX_AGE_SECONDS, ge=60, le=30 * 86_400)
-    # Name of the fill-token key in the secrets document; default: the endpoint's own secret.
-    fill_token_secret: str | None = None
-    # Per-endpoint body limit (413), under the function's MAX_BODY_BYTES.
-    max_body_bytes: int | None = Field(default=None, ge=1024)
-    # Form fields that match no NXCloud field: dropped, or kept in customize_field under their own names.
-    unknown_fields: Literal["ignore", "customize"] = "ignore"
-
-    @field_validator("allowed_origins")
-    @classmethod
-    def _wildcard_alone(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
-        if "*" in origins and len(origins) > 1:
-            raise ValueError('"*" (any origin) cannot be combined with other origins')
-        return tuple(dict.fromkeys(origins))
-
-    @model_validator(mode="after")
-    def _consistent(self) -> FormOptions:
-        if self.allow_credentials and (not self.allowed_origins or "*" in self.allowed_origins):
-            raise ValueError("allow_credentials needs explicit allowed_origins (never the wildcard)")
-        if self.min_fill_seconds is not None and self.min_fill_seconds >= self.fill_token_max_age_seconds:
-            raise ValueError("min_fill_seconds must be shorter than fill_token_max_age_seconds")
-        internal = {self.honeypot_field, self.fill_token_field}
-        if self.honeypot_field == self.fill_token_field:
-            raise ValueError("honeypot_field and fill_token_field must differ")
-        taken = sorted(name for name in internal if name in MAPPABLE_FIELDS or name in FORM_FIELD_ALIASES)
-        if taken:
-            raise ValueError(f"{taken} are customer fields; the honeypot and the fill token need other names")
-        return self
-
-
 class FormEndpoint(_EndpointBase):
     """A website form (urlencoded, multipart or JSON); mapping sources are form field names."""
 
@@ -306,6 +238,15 @@ class FormEndpoint(_EndpointBase):
         unsigned = "secret" in self.model_fields_set and self.secret is None
         if self.form.min_fill_seconds is not None and self.form.fill_token_secret is None and unsigned:
             raise ValueError("min_fill_seconds on an unsigned endpoint needs form.fill_token_secret")
+        return self
+
+    @model_validator(mode="after")
+    def _internal_fields_are_not_customer_fields(self) -> FormEndpoint:
+        # Here rather than in FormOptions: which form fields map by default is the form source's rule (beside it).
+        internal = {self.form.honeypot_field, self.form.fill_token_field}
+        taken = sorted(name for name in internal if name in MAPPABLE_FIELDS or name in FORM_FIELD_ALIASES)
+        if taken:
+            raise ValueError(f"{taken} are customer fields; the honeypot and the fill token need other names")
         return self
 
 
@@ -372,11 +313,11 @@ class EndpointsDocument(_Frozen):
 
 
 def parse_endpoints(raw: str | bytes) -> EndpointsDocument:
-    """Validate an endpoint configuration document; ConfigError says what is wrong."""
+    """Validate an endpoint configuration document; InvalidConfig says what is wrong."""
     try:
         return EndpointsDocument.model_validate_json(raw)
     except ValidationError as exc:
-        raise ConfigError(f"invalid endpoint configuration: {exc}") from None
+        raise InvalidConfig(f"invalid endpoint configuration: {exc}") from None
 
 
 _SECRETS_DOCUMENT = TypeAdapter(dict[str, Annotated[str, Field(min_length=1)] | list[str]])
@@ -389,12 +330,12 @@ def parse_secrets(raw: str | bytes) -> dict[str, tuple[str, ...]]:
     except ValidationError as exc:
         # The error must not echo secret values: report only where the document is wrong.
         where = sorted({".".join(str(part) for part in err["loc"]) for err in exc.errors(include_input=False)})
-        raise ConfigError(f"invalid webhook secrets document at {where}") from None
+        raise InvalidConfig(f"invalid webhook secrets document at {where}") from None
     secrets: dict[str, tuple[str, ...]] = {}
     for name, value in document.items():
         values = tuple(v for v in ([value] if isinstance(value, str) else value) if v)
         if not values:
-            raise ConfigError(f"webhook secret {name!r} has no value")
+            raise InvalidConfig(f"webhook secret {name!r} has no value")
         secrets[name] = values
     return secrets
 
@@ -449,9 +390,9 @@ class ParameterEndpoints:
             raw = self._provider.get(self._parameter, max_age=self._max_age)
         except GetParameterError as exc:
             cause = type(exc.__cause__).__name__
-            raise ConfigError(f"cannot read the endpoint configuration parameter: {cause}") from exc
+            raise StoreUnavailable(f"cannot read the endpoint configuration parameter: {cause}") from exc
         if not isinstance(raw, str | bytes):
-            raise ConfigError("the endpoint configuration parameter is empty")
+            raise StoreUnavailable("the endpoint configuration parameter is empty")
         return self._parsed(raw).get(name)
 
 
@@ -504,9 +445,9 @@ class SecretsManagerSecrets:
         try:
             raw = self._provider.get(self._secret_id, max_age=self._max_age, force_fetch=force)
         except GetParameterError as exc:
-            raise ConfigError(f"cannot read the webhook secrets: {type(exc.__cause__).__name__}") from exc
+            raise StoreUnavailable(f"cannot read the webhook secrets: {type(exc.__cause__).__name__}") from exc
         if not isinstance(raw, str | bytes):
-            raise ConfigError("the webhook secrets document is empty")
+            raise StoreUnavailable("the webhook secrets document is empty")
         return self._parsed(raw).get(name)
 
 
@@ -537,5 +478,5 @@ class _WatchedFile:
                     self._text = handle.read()
                 self._stamp = stamp
         except OSError as exc:
-            raise ConfigError(f"cannot read {self._path}: {exc.strerror}") from exc
+            raise StoreUnavailable(f"cannot read {self._path}: {exc.strerror}") from exc
         return self._text

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from nxbridge.sources.form_spam import issue_fill_token
+from nxbridge.forms.spam import issue_fill_token
 from nxbridge_dev.local.stack import ROOT, LocalStack
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from nxbridge.sources.form_spam import issue_fill_token
+from nxbridge.forms.spam import issue_fill_token
 from tests.fixtures.forms import (
     SITE,
     TOKEN_KEY,

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from nxbridge.endpoints import FormEndpoint, FormOptions
-from nxbridge.sources.form_answers import FieldProblem, browser_answer, field_problems, wants_html
+from nxbridge.endpoints import Endpoint, FormEndpoint
+from nxbridge.forms import FormOptions
+from nxbridge.forms.answers import FieldProblem, browser_answer, field_problems, wants_html
+from nxbridge.forms.gate import FormGate
+from nxbridge.ingest.answers import respond
+from nxbridge.outcomes import Duplicate
+from nxbridge.rejections import (
+    FieldIssue,
+    FillTimeRejected,
+    NotQueued,
+    PayloadTooLarge,
+    Rejection,
+    ValidationFailed,
+)
+from nxbridge.sources import WebhookRequest
 from tests.fixtures.ingest import endpoint_config
 
 CHROME = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
@@ -41,14 +55,27 @@ def test_only_clients_that_prefer_html_get_pages(accept: str | None, html: bool)
     assert wants_html(accept) is html
 
 
+class _Unforeseen(Rejection):
+    status = 500
+    code = "something_new"
+
+
+class _NoSecrets:
+    def get(self, name: str, *, refresh: bool = False) -> tuple[str, ...] | None:
+        return None
+
+
 def test_success_redirects_with_303_to_the_configured_url_only() -> None:
-    answer = browser_answer(202, {"accepted": 1}, options(success_url="https://www.example.com/thanks"), [])
+    answer = browser_answer(None, options(success_url="https://www.example.com/thanks"), problems=[], request_id="r1")
 
     assert (answer.status, answer.headers["location"], answer.html) == (303, "https://www.example.com/thanks", "")
 
 
 def test_a_duplicate_looks_like_a_success() -> None:
-    answer = browser_answer(200, {"duplicate": True}, options(success_url="https://www.example.com/thanks"), [])
+    config = endpoint_config("form", form={"success_url": "https://www.example.com/thanks"})
+    request = WebhookRequest("test", "POST", {"accept": "text/html"}, b"", "r1", dt.datetime.now(dt.UTC))
+
+    answer = FormGate(_NoSecrets()).answer(request, Endpoint("test", config), respond(request, Duplicate()))
 
     assert answer.status == 303
 
@@ -57,7 +84,7 @@ def test_errors_redirect_with_the_code_and_field_pairs_appended_to_the_configure
     problems = [FieldProblem("email", "invalid", "email"), FieldProblem("contact", "required", "contact")]
 
     answer = browser_answer(
-        422, {"error": "validation_failed"}, options(error_url="https://ex.com/form?lang=es#top"), problems
+        ValidationFailed([]), options(error_url="https://ex.com/form?lang=es#top"), problems=problems, request_id="r1"
     )
 
     location = urlsplit(answer.headers["location"])
@@ -73,11 +100,11 @@ def test_errors_redirect_with_the_code_and_field_pairs_appended_to_the_configure
 
 def test_field_problems_use_form_names_codes_and_one_contact_problem() -> None:
     errors = [
-        {"index": 0, "field": "sms_phone", "reason": "must contain digits only", "value": "***"},
-        {"index": 0, "field": "whats_app_phone", "reason": "must contain digits only", "value": "***"},
-        {"index": 0, "field": "email", "reason": "String should have at most 50 characters", "value": "***om"},
-        {"index": 0, "field": "full_name", "reason": "Field required"},
-        {"index": 0, "field": "customer", "reason": "at least one of sms_phone, email is required"},
+        FieldIssue("sms_phone", "must contain digits only", 0, "***", "value_error"),
+        FieldIssue("whats_app_phone", "must contain digits only", 0, "***", "value_error"),
+        FieldIssue("email", "String should have at most 50 characters", 0, "***om", "string_too_long"),
+        FieldIssue("full_name", "Field required", 0, None, "missing"),
+        FieldIssue("customer", "at least one of sms_phone, email is required", 0, None, "value_error"),
     ]
     labels = {"sms_phone": "tel", "whats_app_phone": "tel", "email": "mail"}
 
@@ -91,7 +118,7 @@ def test_field_problems_use_form_names_codes_and_one_contact_problem() -> None:
 
 
 def test_the_built_in_thank_you_page_is_a_small_safe_html_page() -> None:
-    answer = browser_answer(202, {"accepted": 1, "requestId": "r1"}, options(), [])
+    answer = browser_answer(None, options(), problems=[], request_id="r1")
 
     assert answer.status == 200
     assert answer.html.startswith("<!doctype html>")
@@ -109,9 +136,7 @@ def test_the_built_in_error_page_is_422_in_plain_words_with_everything_escaped()
         FieldProblem("message", "too_long", "remark"),
         FieldProblem("contact", "required", "contact"),
     ]
-    body = {"error": "validation_failed", "requestId": "<script>"}
-
-    answer = browser_answer(422, body, options(), problems)
+    answer = browser_answer(ValidationFailed([]), options(), problems=problems, request_id="<script>")
 
     assert answer.status == 422
     assert "“&lt;img src=x onerror=alert(1)&gt;” is not a valid e-mail address." in answer.html
@@ -124,16 +149,16 @@ def test_the_built_in_error_page_is_422_in_plain_words_with_everything_escaped()
 
 
 @pytest.mark.parametrize(
-    ("status", "code", "words"),
+    ("status", "rejection", "words"),
     [
-        (422, "fill_time_rejected", "wait a few seconds and send it again"),
-        (413, "payload_too_large", "too large"),
-        (503, "queue_unavailable", "try again in a minute"),
-        (500, "something_new", "could not be sent"),
+        (422, FillTimeRejected("fill_time_too_fast"), "wait a few seconds and send it again"),
+        (413, PayloadTooLarge(2048), "too large"),
+        (503, NotQueued(), "try again in a minute"),
+        (500, _Unforeseen(), "could not be sent"),
     ],
 )
-def test_other_errors_keep_their_status_on_the_built_in_page(status: int, code: str, words: str) -> None:
-    answer = browser_answer(status, {"error": code, "requestId": "r1"}, options(), [])
+def test_other_errors_keep_their_status_on_the_built_in_page(status: int, rejection: Rejection, words: str) -> None:
+    answer = browser_answer(rejection, options(), problems=[], request_id="r1")
 
     assert answer.status == status
     assert words in answer.html

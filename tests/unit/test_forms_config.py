@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from nxbridge.endpoints import ConfigError, FormEndpoint, FormOptions
+from nxbridge.endpoints import ConfigError, FormEndpoint, InvalidConfig
+from nxbridge.forms import FormOptions
 from tests.fixtures.ingest import endpoint_config
 
 
@@ -71,8 +72,10 @@ def test_origins_are_normalized_the_way_browsers_send_them() -> None:
     ],
 )
 def test_unsafe_or_inconsistent_form_options_are_refused(form: dict[str, Any]) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as caught:
         endpoint_config("form", form=form)
+
+    assert isinstance(caught.value, InvalidConfig)
 
 
 def test_a_minimum_fill_time_needs_a_key_the_bridge_can_sign_with() -> None:

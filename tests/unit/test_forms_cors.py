@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nxbridge.endpoints import FormEndpoint, FormOptions
-from nxbridge.sources.form_cors import allowed_origin, preflight_headers, response_headers
+from nxbridge.endpoints import FormEndpoint
+from nxbridge.forms import FormOptions
+from nxbridge.forms.cors import allowed_origin, preflight_headers, response_headers
 from tests.fixtures.ingest import endpoint_config
 
 SITE = "https://www.example.com"

@@ -8,8 +8,12 @@ import hmac
 
 import pytest
 
-from nxbridge.endpoints import FormEndpoint, FormOptions
-from nxbridge.sources.form_spam import Spam, SpamReason, check_fill_token, issue_fill_token, screen
+from nxbridge.endpoints import Endpoint, FormEndpoint, MissingSecret
+from nxbridge.forms import FormOptions
+from nxbridge.forms.gate import FormGate
+from nxbridge.forms.spam import Spam, SpamReason, check_fill_token, issue_fill_token, screen
+from nxbridge.rejections import ConfigUnavailable
+from nxbridge.sources import WebhookRequest
 from tests.fixtures.ingest import FIXED_NOW, endpoint_config
 
 KEY = "fill-key"
@@ -114,3 +118,25 @@ def test_a_disabled_honeypot_lets_any_value_through() -> None:
     assert isinstance(config, FormEndpoint)
 
     assert screen({"_gotcha": "anything"}, config.form, "contact", FIXED_NOW, lambda: [KEY]) is None
+
+
+class _Secrets:
+    def __init__(self, secrets: dict[str, tuple[str, ...]]) -> None:
+        self.secrets = secrets
+
+    def get(self, name: str, *, refresh: bool = False) -> tuple[str, ...] | None:
+        return self.secrets.get(name)
+
+
+def test_a_missing_fill_token_key_is_an_unavailable_configuration_not_a_spam_verdict() -> None:
+    endpoint = Endpoint("contact", endpoint_config("form", form={"min_fill_seconds": 3}))
+    form: dict[str, str | list[str]] = {"email": "a@b.co", "_fill_token": issue_fill_token(KEY, "contact", FIXED_NOW)}
+    request = WebhookRequest("contact", "POST", {}, b"", "r1", at(10))
+    gate = FormGate(_Secrets({"other": (KEY,)}))
+
+    for ask in (lambda: gate.screen(request, endpoint, form), lambda: gate.fill_token(request, endpoint)):
+        with pytest.raises(ConfigUnavailable) as caught:
+            ask()
+        assert isinstance(caught.value.__cause__, MissingSecret)
+
+    assert FormGate(_Secrets({"contact": (KEY,)})).screen(request, endpoint, form) is None

@@ -8,14 +8,20 @@ from typing import Any
 
 import pytest
 
+from nxbridge.config import IngestSettings
 from nxbridge.endpoints import (
     ConfigError,
     FileEndpoints,
     FileSecrets,
     FormEndpoint,
+    InvalidConfig,
+    MissingSecret,
+    SettingsError,
+    StoreUnavailable,
     parse_endpoints,
     parse_secrets,
 )
+from nxbridge.ingest import Ingest
 from tests.fixtures.ingest import EVENTS, KINDS
 
 
@@ -109,3 +115,15 @@ def test_file_stores_reload_when_the_file_changes(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         FileEndpoints(str(tmp_path / "missing.json")).get("a")
+
+
+def test_each_kind_of_configuration_failure_has_its_own_class_under_config_error(tmp_path: Path) -> None:
+    assert all(issubclass(c, ConfigError) for c in (InvalidConfig, StoreUnavailable, MissingSecret, SettingsError))
+    with pytest.raises(InvalidConfig):
+        parse_endpoints(document(x={"kind": "magento"}))
+    with pytest.raises(InvalidConfig):
+        parse_secrets('{"shop": ""}')
+    with pytest.raises(StoreUnavailable):
+        FileSecrets(str(tmp_path / "missing.json")).get("a")
+    with pytest.raises(SettingsError, match="ENDPOINTS_PARAMETER"):
+        Ingest.from_settings(IngestSettings.from_env({"QUEUE_URL": "https://sqs.invalid/q"}))

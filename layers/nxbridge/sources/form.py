@@ -6,8 +6,8 @@ time), or unsigned when its ``secret`` is null. The delivery id is the optional 
 (``name``, ``tel``, ``mobile``, ``message``, ``tags``), are taken as they are; the endpoint's mapping names the
 form field for any other NXCloud field, and ``form.unknown_fields`` keeps the rest in ``customize_field``.
 Internal fields (the honeypot, the fill token, any name starting with ``_``) are never mapped by name. Uploaded
-files are ignored. What a browser gets back, CORS and spam defences are in ``form_answers``, ``form_cors`` and
-``form_spam``.
+files are ignored. The ``form`` options, what a browser gets back, CORS and spam defences are in ``nxbridge.forms``;
+this adapter is a source kind like the others (``source_for("form")``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from nxbridge.endpoints import (
     PHONE,
     EndpointConfig,
     FormEndpoint,
-    FormOptions,
     Kind,
 )
+from nxbridge.forms import FormOptions
 from nxbridge.sources.base import (
     JSON_MEDIA_TYPES,
     Candidate,

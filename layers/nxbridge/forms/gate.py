@@ -3,24 +3,28 @@
 ``Ingest`` hands every request of a ``form`` endpoint here around its usual pipeline: ``preflight`` answers
 ``OPTIONS``, ``fill_token`` answers ``GET /webhooks/{endpoint}/token``, ``screen`` runs on the parsed form before
 mapping, and ``answer`` turns the JSON answer into what the client asked for (a redirect or page for a browser,
-JSON with CORS headers for ``fetch()``). The rules themselves live in ``nxbridge.sources.form_*``.
+JSON with CORS headers for ``fetch()``). What cannot be served is raised as a ``Rejection``. The rules themselves
+live beside this module: ``cors``, ``spam`` and ``answers``.
 """
 
 from __future__ import annotations
 
-from nxbridge.endpoints import ConfigError, Endpoint, FormEndpoint, SecretStore
-from nxbridge.ingest import WebhookResponse
+from nxbridge.endpoints import ConfigError, Endpoint, FormEndpoint, MissingSecret, SecretStore
+from nxbridge.forms.answers import FieldProblem, browser_answer, field_problems, wants_html
+from nxbridge.forms.cors import VARY, preflight_headers, response_headers
+from nxbridge.forms.spam import issue_fill_token, screen
+from nxbridge.observability import logger
+from nxbridge.outcomes import HeldBack, WebhookResponse
+from nxbridge.rejections import (
+    ConfigUnavailable,
+    FillTimeRejected,
+    NoFillToken,
+    OriginNotAllowed,
+    Rejection,
+    ValidationFailed,
+)
 from nxbridge.sources import MalformedPayload, WebhookRequest, source_for
 from nxbridge.sources.form import FormData, field_of
-from nxbridge.sources.form_answers import (
-    VALIDATION_FAILED,
-    FieldProblem,
-    browser_answer,
-    field_problems,
-    wants_html,
-)
-from nxbridge.sources.form_cors import VARY, preflight_headers, response_headers
-from nxbridge.sources.form_spam import Spam, issue_fill_token, screen
 
 __all__ = ["FormGate"]
 
@@ -31,8 +35,8 @@ class FormGate:
     def __init__(self, secrets: SecretStore) -> None:
         self._secrets = secrets
 
-    def preflight(self, request: WebhookRequest, endpoint: Endpoint) -> WebhookResponse | None:
-        """The answer to ``OPTIONS``: 204 with CORS headers, or None when the origin is not allowed (403)."""
+    def preflight(self, request: WebhookRequest, endpoint: Endpoint) -> WebhookResponse:
+        """The answer to ``OPTIONS``: 204 with CORS headers; OriginNotAllowed when the origin may not post."""
         config = _form(endpoint)
         origin = request.header("origin")
         if origin is None:
@@ -42,16 +46,18 @@ class FormGate:
         if endpoint.secret_name is not None:
             allow_headers.append(config.form.secret_header)
         headers = preflight_headers(origin, config.form, allow_headers)
-        return None if headers is None else WebhookResponse(204, {}, headers, text="")
+        if headers is None:
+            raise OriginNotAllowed
+        return WebhookResponse(204, {}, headers, text="")
 
-    def fill_token(self, request: WebhookRequest, endpoint: Endpoint) -> WebhookResponse | None:
-        """A fresh fill token for the endpoint's page, or None when the endpoint checks no fill time (404).
+    def fill_token(self, request: WebhookRequest, endpoint: Endpoint) -> WebhookResponse:
+        """A fresh fill token for the endpoint's page; NoFillToken when the endpoint checks no fill time.
 
-        ConfigError when the token key is missing from the secrets.
+        ConfigUnavailable when the token key is missing from the secrets.
         """
         options = _form(endpoint).form
         if options.min_fill_seconds is None:
-            return None
+            raise NoFillToken
         token = issue_fill_token(self._keys(endpoint)[0], endpoint.name, request.received_at)
         body = {
             "field": options.fill_token_field,
@@ -62,32 +68,53 @@ class FormGate:
         headers = {"cache-control": "no-store", **response_headers(request.header("origin"), options)}
         return WebhookResponse(200, body, headers)
 
-    def screen(self, request: WebhookRequest, endpoint: Endpoint, form: FormData) -> Spam | None:
-        """Why a parsed post is spam (honeypot, fill time), or None; ConfigError when the token key is missing."""
-        options = _form(endpoint).form
-        return screen(form, options, endpoint.name, request.received_at, lambda: self._keys(endpoint))
+    def screen(self, request: WebhookRequest, endpoint: Endpoint, form: FormData) -> HeldBack | None:
+        """A post held back without a word (honeypot), or None; FillTimeRejected when the fill time is not proven.
 
-    def answer(self, request: WebhookRequest, endpoint: Endpoint, response: WebhookResponse) -> WebhookResponse:
-        """``response`` as the client wants it: a redirect or a page for a browser, else JSON; CORS headers on both."""
+        ConfigUnavailable when the token key is missing from the secrets.
+        """
+        options = _form(endpoint).form
+        spam = screen(form, options, endpoint.name, request.received_at, lambda: self._keys(endpoint))
+        if spam is None:
+            return None
+        if spam.silent:
+            return HeldBack(spam.reason)
+        raise FillTimeRejected(spam.reason)
+
+    def answer(
+        self,
+        request: WebhookRequest,
+        endpoint: Endpoint,
+        response: WebhookResponse,
+        rejection: Rejection | None = None,
+    ) -> WebhookResponse:
+        """``response`` (the answer to ``rejection``, if any) as the client wants it: a page or JSON, with CORS."""
         config = _form(endpoint)
         cors = response_headers(request.header("origin"), config.form)
         problems: list[FieldProblem] = []
-        if response.body.get("error") == VALIDATION_FAILED:
+        if isinstance(rejection, ValidationFailed):
             form = _parsed(request, endpoint)
-            problems = field_problems(response.body.get("errors", []), lambda target: field_of(target, form, config))
+            problems = field_problems(rejection.problems, lambda target: field_of(target, form, config))
         if not wants_html(request.header("accept")):
             # Beside NXCloud's field names, a page's script gets the form's own: {"email": "invalid", ...}.
             body = {**response.body, "fields": {p.field: p.code for p in problems}} if problems else response.body
             return WebhookResponse(response.status, body, {**response.headers, **cors}, response.text)
-        page = browser_answer(response.status, response.body, config.form, problems)
+        page = browser_answer(rejection, config.form, problems=problems, request_id=request.request_id)
         return WebhookResponse(page.status, response.body, {**page.headers, **cors}, page.html)
 
     def _keys(self, endpoint: Endpoint) -> tuple[str, ...]:
+        try:
+            return self._fill_token_keys(endpoint)
+        except ConfigError as exc:
+            logger.error("fill-token key unavailable", extra={"endpoint": endpoint.name, "detail": str(exc)})
+            raise ConfigUnavailable from exc
+
+    def _fill_token_keys(self, endpoint: Endpoint) -> tuple[str, ...]:
         name = _form(endpoint).form.fill_token_secret or endpoint.secret_name
         # A key added after the cached read is looked up once more, bypassing the cache (as signatures are).
         keys = (self._secrets.get(name) or self._secrets.get(name, refresh=True)) if name is not None else None
         if not keys:
-            raise ConfigError(f"no fill-token key named {name!r} in the webhook secrets")
+            raise MissingSecret(f"no fill-token key named {name!r} in the webhook secrets")
         return keys
 
 

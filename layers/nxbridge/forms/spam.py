@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from nxbridge.endpoints import FormOptions
+from nxbridge.forms.options import FormOptions
 from nxbridge.sources.form import FormData, is_filled
 
 # A site server's clock may run a little ahead of AWS's: a token that young still counts as just issued.

@@ -4,25 +4,36 @@ A post whose ``Accept`` prefers HTML (what browsers send when they navigate) get
 endpoint's ``success_url`` / ``error_url``, or, when none is set, a small built-in page (200 on success, the
 error's own status otherwise: 422 for field errors). ``fetch()`` and API clients keep the JSON answers. The
 error redirect carries ``error=<code>`` and one ``<form field>=<required|too_long|invalid>`` pair per field,
-never a submitted value. Every built-in page escapes all it shows and forbids scripts.
+never a submitted value. Every built-in page escapes all it shows and forbids scripts. The words come from the
+rejection's class (``nxbridge.rejections``) and the field codes from the contract's ``FieldError.code``.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from nxbridge.contract.models import PHONE_LIKE_FIELDS
-from nxbridge.endpoints import FormOptions
+from nxbridge.forms.options import FormOptions
+from nxbridge.rejections import (
+    FieldIssue,
+    FillTimeRejected,
+    MalformedBody,
+    PayloadTooLarge,
+    Rejection,
+    RetryLater,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 # The contact rule ("at least one of sms_phone, email, ... is required") and a missing name (which only happens
 # when no contact was given either) are one problem for a visitor: name it after no single field.
 CONTACT = "contact"
-VALIDATION_FAILED = "validation_failed"
-FILL_TIME_REJECTED = "fill_time_rejected"
+# What a visitor is told to correct, by the contract's error code (FieldError.code); anything else is "invalid".
+_VISITOR_CODES = {"missing": "required", "string_too_long": "too_long"}
 _HTML_MEDIA = ("text/html", "application/xhtml+xml")
 _PAGE_HEADERS = {
     "content-type": "text/html; charset=utf-8",
@@ -35,18 +46,17 @@ _PAGE_HEADERS = {
 }
 _RETRY_LATER = "We could not take your form right now. Please try again in a minute."
 _UNREADABLE = "The form could not be read. Please go back and send it again."
-_MESSAGES = {
-    FILL_TIME_REJECTED: "The form could not be accepted this time. "
+# By rejection class, the first match along the class's bases (every RetryLater gets the same words).
+_MESSAGES: dict[type[Rejection], str] = {
+    FillTimeRejected: "The form could not be accepted this time. "
     "Please reload the page, wait a few seconds and send it again.",
-    "payload_too_large": "The form is too large to be sent. Please shorten it or leave out attached files.",
-    "malformed_body": _UNREADABLE,
-    "unsupported_media_type": _UNREADABLE,
-    "unauthorized": "This form is not set up to send here. Please tell the site's owner.",
-    "delivery_in_progress": _RETRY_LATER,
-    "queue_unavailable": _RETRY_LATER,
-    "dedupe_unavailable": _RETRY_LATER,
-    "config_unavailable": _RETRY_LATER,
+    PayloadTooLarge: "The form is too large to be sent. Please shorten it or leave out attached files.",
+    MalformedBody: _UNREADABLE,
+    UnsupportedMediaType: _UNREADABLE,
+    Unauthorized: "This form is not set up to send here. Please tell the site's owner.",
+    RetryLater: _RETRY_LATER,
 }
+_OTHER = "The form could not be sent. Please go back and try again."
 _BACK = "Use your browser's Back button to return to the form: what you typed is still there."
 _STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;margin:0;padding:3rem 1rem;color:#1f2328;background:#f6f8fa}"
@@ -94,12 +104,12 @@ def wants_html(accept: str | None) -> bool:
     return html_q > 0 and html_q > json_q
 
 
-def field_problems(errors: Sequence[Mapping[str, Any]], label: Callable[[str], str]) -> list[FieldProblem]:
-    """The validation errors of a 422 answer as a visitor's field problems (``label`` names the form field)."""
+def field_problems(issues: Sequence[FieldIssue], label: Callable[[str], str]) -> list[FieldProblem]:
+    """The problems of a ValidationFailed as a visitor's field problems (``label`` names the form field)."""
     problems: dict[tuple[str, str], FieldProblem] = {}
-    for error in errors:
-        target, reason = str(error.get("field", "")), str(error.get("reason", ""))
-        code = _code(reason)
+    for issue in issues:
+        target = issue.field
+        code = _VISITOR_CODES.get(issue.code or "", "invalid")
         if target in ("customer", "customers") or (target == "full_name" and code == "required"):
             problem = FieldProblem(CONTACT, "required", CONTACT)
         else:
@@ -109,31 +119,23 @@ def field_problems(errors: Sequence[Mapping[str, Any]], label: Callable[[str], s
 
 
 def browser_answer(
-    status: int, body: Mapping[str, Any], options: FormOptions, problems: Sequence[FieldProblem]
+    rejection: Rejection | None, options: FormOptions, *, problems: Sequence[FieldProblem], request_id: str
 ) -> BrowserAnswer:
-    """The answer for a person, given the JSON answer (``status``, ``body``) and its field problems."""
-    if 200 <= status < 300:
+    """The answer for a person: a success when ``rejection`` is None, else for that rejection and its problems."""
+    if rejection is None:
         if options.success_url is not None:
             return _redirect(options.success_url)
         return _page(200, "Thank you!", ["Your form has been sent."], hint="You can close this page now.")
-    code = str(body.get("error", "error"))
     if options.error_url is not None:
-        return _redirect(_with_query(options.error_url, [("error", code), *((p.field, p.code) for p in problems)]))
-    reference = f"Reference: {body.get('requestId', '')}"
-    if code == VALIDATION_FAILED:
+        pairs = [("error", rejection.code), *((p.field, p.code) for p in problems)]
+        return _redirect(_with_query(options.error_url, pairs))
+    reference = f"Reference: {request_id}"
+    if isinstance(rejection, ValidationFailed):
         sentences = [_sentence(p) for p in problems]
         lead = ["Some fields need your attention:"]
         return _page(422, "Please check the form", lead, items=sentences, hint=_BACK, reference=reference)
-    message = _MESSAGES.get(code, "The form could not be sent. Please go back and try again.")
-    return _page(status, "The form was not sent", [message], reference=reference)
-
-
-def _code(reason: str) -> str:
-    if reason == "Field required":
-        return "required"
-    if reason.startswith("String should have at most"):
-        return "too_long"
-    return "invalid"
+    message = next((_MESSAGES[c] for c in type(rejection).__mro__ if c in _MESSAGES), _OTHER)
+    return _page(rejection.status, "The form was not sent", [message], reference=reference)
 
 
 def _sentence(problem: FieldProblem) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nxbridge.endpoints import FormOptions
+from nxbridge.forms.options import FormOptions
 
 ALLOWED_METHODS = "POST"
 # Preflights are answered by the function: tell caches the answer differs by Origin.

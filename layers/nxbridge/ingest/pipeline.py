@@ -1,0 +1,399 @@
+"""The ingest pipeline: verify → parse → map → validate → dedupe → one SQS message per customer.
+
+``Ingest.handle`` runs it for one request; each step returns an ``Outcome`` or raises the ``Rejection`` it found,
+and ``nxbridge.ingest.answers`` turns either into the answer. Form endpoints go through ``nxbridge.forms.gate``
+for what only browsers need (preflights, fill tokens, spam screening, pages).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import BotoCoreError, ClientError
+
+from nxbridge.contract import Customer, CustomerValidationError
+from nxbridge.endpoints import (
+    ConfigError,
+    Endpoint,
+    EndpointStore,
+    FileEndpoints,
+    FileSecrets,
+    FormEndpoint,
+    MissingSecret,
+    ParameterEndpoints,
+    SecretsManagerSecrets,
+    SecretStore,
+    SettingsError,
+)
+from nxbridge.envelope import Envelope, utcnow
+from nxbridge.ingest.answers import rejected, respond
+from nxbridge.ingest.ledger import DeliveryLedger, LedgerBusy, LedgerUnavailable
+from nxbridge.ingest.queue import MAX_MESSAGE_BYTES, CustomerQueue, QueueUnavailable
+from nxbridge.observability import NAMESPACE, SERVICE, logger, metrics
+from nxbridge.outcomes import Accepted, Duplicate, Outcome, Ping, WebhookResponse
+from nxbridge.rejections import (
+    ConfigUnavailable,
+    DedupeUnavailable,
+    DeliveryInProgress,
+    FieldIssue,
+    MalformedBody,
+    MethodNotAllowed,
+    NotQueued,
+    PayloadTooLarge,
+    Rejection,
+    Unauthorized,
+    UnknownEndpoint,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from nxbridge.sources import (
+    Candidate,
+    DroppedContact,
+    Ignored,
+    InvalidPayload,
+    MalformedPayload,
+    Source,
+    WebhookRequest,
+    build_customer,
+    source_for,
+)
+
+if TYPE_CHECKING:
+    from nxbridge.config import IngestSettings
+    from nxbridge.forms.gate import FormGate
+
+MAX_CUSTOMERS_PER_WEBHOOK = 100
+# Form endpoints also answer CORS preflights (OPTIONS) and fill-token requests (GET .../token); neither is a webhook.
+FORM_METHODS = frozenset({"OPTIONS", "GET"})
+_RECEIVED_METRICS = {"OPTIONS": "FormPreflights", "GET": "FillTokenRequests"}
+
+
+class Ingest:
+    """Answers webhook requests; the one entry point is ``handle``."""
+
+    def __init__(
+        self,
+        *,
+        endpoints: EndpointStore,
+        secrets: SecretStore,
+        queue: CustomerQueue,
+        ledger: DeliveryLedger | None = None,
+        max_body_bytes: int = 1_048_576,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self._endpoints = endpoints
+        self._secrets = secrets
+        self._queue = queue
+        self._ledger = ledger
+        self._max_body_bytes = max_body_bytes
+        self._clock = clock
+        self._form_gate: FormGate | None = None
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings) -> Ingest:
+        """Build the clients and stores that the settings name (boto3 honours AWS_ENDPOINT_URL: the local stack)."""
+        import boto3  # noqa: PLC0415 (built on the first invocation, not at import)
+        from botocore.config import Config  # noqa: PLC0415
+
+        # Providers give up after 5-10 s: fail fast and answer 503 rather than time out. SQS calls are not retried
+        # by botocore because CustomerQueue retries them itself (only the entries that failed).
+        config = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
+        sqs_config = config.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
+        endpoints: EndpointStore
+        if settings.endpoints_parameter:
+            endpoints = ParameterEndpoints(
+                boto3.client("ssm", config=config), settings.endpoints_parameter, max_age=settings.cache_seconds
+            )
+        elif settings.endpoints_file:
+            endpoints = FileEndpoints(settings.endpoints_file)
+        else:
+            raise SettingsError("set ENDPOINTS_PARAMETER (AWS) or ENDPOINTS_FILE (local)")
+        secrets: SecretStore
+        if settings.webhook_secrets_arn:
+            secrets = SecretsManagerSecrets(
+                boto3.client("secretsmanager", config=config),
+                settings.webhook_secrets_arn,
+                max_age=settings.cache_seconds,
+            )
+        elif settings.webhook_secrets_file:
+            secrets = FileSecrets(settings.webhook_secrets_file)
+        else:
+            secrets = _NoSecrets()
+        ledger = None
+        if settings.idempotency_table:
+            ledger = DeliveryLedger(
+                boto3.client("dynamodb", config=config),
+                settings.idempotency_table,
+                ttl_seconds=settings.idempotency_ttl_seconds,
+            )
+        queue = CustomerQueue(boto3.client("sqs", config=sqs_config), settings.queue_url)
+        return cls(
+            endpoints=endpoints, secrets=secrets, queue=queue, ledger=ledger, max_body_bytes=settings.max_body_bytes
+        )
+
+    def register_lambda_context(self, context: Any) -> None:
+        """Let idempotency records in progress expire with the invocation (a crashed attempt must not block)."""
+        if self._ledger is not None:
+            self._ledger.config.register_lambda_context(context)
+
+    def handle(self, request: WebhookRequest) -> WebhookResponse:
+        """Answer one webhook request."""
+        method = request.method.upper()
+        metrics.add_metric(name=_RECEIVED_METRICS.get(method, "WebhooksReceived"), unit=MetricUnit.Count, value=1)
+        try:
+            if method != "POST" and method not in FORM_METHODS:
+                raise MethodNotAllowed
+            endpoint = self._endpoint(request.endpoint)
+            if isinstance(endpoint.config, FormEndpoint):
+                return self._form(request, endpoint, method)
+            if method != "POST":
+                raise MethodNotAllowed
+            return respond(request, self._run(request, endpoint))
+        except Rejection as rejection:
+            return rejected(request, rejection)
+
+    def _endpoint(self, name: str) -> Endpoint:
+        try:
+            endpoint = self._endpoints.get(name)
+        except ConfigError as exc:
+            logger.error("endpoint configuration unavailable", extra={"detail": str(exc)})
+            raise ConfigUnavailable from exc
+        if endpoint is None:
+            raise UnknownEndpoint(name)
+        return endpoint
+
+    def _form(self, request: WebhookRequest, endpoint: Endpoint, method: str) -> WebhookResponse:
+        # Preflights and fill tokens are answered by the gate (their rejections as plain JSON, by ``handle``); a
+        # post's answer, whatever it is, is reshaped for the browser that sent it.
+        gate = self._forms()
+        if method == "OPTIONS":
+            return gate.preflight(request, endpoint)
+        if method == "GET":
+            return gate.fill_token(request, endpoint)
+        try:
+            outcome = self._run(request, endpoint)
+        except Rejection as rejection:
+            return gate.answer(request, endpoint, rejected(request, rejection), rejection)
+        return gate.answer(request, endpoint, respond(request, outcome))
+
+    def _forms(self) -> FormGate:
+        if self._form_gate is None:
+            from nxbridge.forms.gate import FormGate  # noqa: PLC0415 (only functions that serve forms pay for it)
+
+            self._form_gate = FormGate(self._secrets)
+        return self._form_gate
+
+    def _run(self, request: WebhookRequest, endpoint: Endpoint) -> Outcome:
+        """The pipeline for one post: read → verify → parse → map → validate → dedupe → queue."""
+        if request.body is None:
+            raise MalformedBody
+        limit = self._max_body_bytes
+        if isinstance(endpoint.config, FormEndpoint) and endpoint.config.form.max_body_bytes is not None:
+            limit = min(limit, endpoint.config.form.max_body_bytes)
+        if len(request.body) > limit:
+            raise PayloadTooLarge(limit)
+        source = source_for(endpoint.kind)
+        if source.is_ping(request):
+            logger.info("ping acknowledged", extra={"endpoint": endpoint.name, "kind": endpoint.kind})
+            return Ping()
+        if not source.accepts(request.media_type):
+            raise UnsupportedMediaType(endpoint.kind, source.media_types)
+        self._verify(request, endpoint, source)
+        try:
+            payload = source.parse(request, endpoint.config)
+            if isinstance(endpoint.config, FormEndpoint):
+                held = self._forms().screen(request, endpoint, payload)
+                if held is not None:
+                    return held
+            found = source.candidates(payload, request, endpoint.config)
+        except MalformedPayload as exc:
+            raise MalformedBody(str(exc)) from None
+        except InvalidPayload as exc:
+            raise ValidationFailed([FieldIssue.of(p) for p in exc.problems]) from None
+        delivery_id = source.delivery_id(request, payload, endpoint.config)
+        if delivery_id is not None and not _is_text(delivery_id):
+            # A JSON escape such as "\udcff" decodes to a lone surrogate, which no queue message can carry.
+            raise MalformedBody("the delivery id is not valid Unicode text")
+        if isinstance(found, Ignored):
+            extra = {"endpoint": endpoint.name, "kind": endpoint.kind, "reason": found.reason}
+            logger.info("delivery ignored", extra={**extra, "delivery_id": delivery_id})
+            return found
+        messages, dropped = _messages(request, endpoint, source, found, delivery_id)
+        outcome = self._enqueue(request, endpoint, delivery_id, messages, source.dedupe_key(request, delivery_id))
+        if isinstance(outcome, Accepted):
+            _count_dropped(endpoint, delivery_id, dropped)
+        return outcome
+
+    def _verify(self, request: WebhookRequest, endpoint: Endpoint, source: Source) -> None:
+        try:
+            verified = self._verified(request, endpoint, source)
+        except ConfigError as exc:
+            logger.error("signing secret unavailable", extra={"endpoint": endpoint.name, "detail": str(exc)})
+            raise ConfigUnavailable from exc
+        if not verified:
+            raise Unauthorized
+
+    def _verified(self, request: WebhookRequest, endpoint: Endpoint, source: Source) -> bool:
+        name = endpoint.secret_name
+        if name is None:
+            return True
+        now = self._clock()
+        secrets = self._secrets.get(name)
+        if secrets is not None and source.verify(request, secrets, endpoint.config, now):
+            return True
+        # A rotation may have happened after the cached read: look once more, bypassing the cache.
+        fresh = self._secrets.get(name, refresh=True)
+        if fresh is None:
+            raise MissingSecret(f"no webhook secret named {name!r}")
+        return fresh != secrets and source.verify(request, fresh, endpoint.config, now)
+
+    def _enqueue(
+        self,
+        request: WebhookRequest,
+        endpoint: Endpoint,
+        delivery_id: str | None,
+        messages: list[str],
+        dedupe_key: str | None,
+    ) -> Accepted | Duplicate:
+        context = {"endpoint": endpoint.name, "kind": endpoint.kind, "delivery_id": delivery_id}
+        # Tells this attempt's result from a stored one (request ids need not differ: a replayed event reuses its own).
+        outcome = {"accepted": len(messages), "requestId": request.request_id, "attempt": uuid.uuid4().hex}
+        ledger = self._ledger if dedupe_key else None
+        try:
+            if ledger is None or dedupe_key is None:
+                self._queue.send(list(enumerate(messages)))
+                result = outcome
+            else:
+                result = ledger.once(
+                    endpoint.name,
+                    dedupe_key,
+                    lambda: self._send_tracked(ledger, endpoint, dedupe_key, messages, outcome),
+                )
+        except QueueUnavailable as exc:
+            logger.error("queueing failed", extra={**context, "queued": len(exc.sent), "customers": len(messages)})
+            raise NotQueued from None
+        except LedgerBusy:
+            raise DeliveryInProgress from None
+        except LedgerUnavailable as exc:
+            logger.error("idempotency table unavailable", extra={**context, "detail": str(exc)})
+            raise DedupeUnavailable from None
+        if result.get("attempt") != outcome["attempt"]:
+            metrics.add_metric(name="Duplicates", unit=MetricUnit.Count, value=1)
+            logger.info("duplicate delivery", extra={**context, "first_request_id": result.get("requestId")})
+            return Duplicate()
+        metrics.add_metric(name="CustomersAccepted", unit=MetricUnit.Count, value=len(messages))
+        logger.info("webhook accepted", extra={**context, "accepted": len(messages)})
+        return Accepted(len(messages))
+
+    def _send_tracked(
+        self,
+        ledger: DeliveryLedger,
+        endpoint: Endpoint,
+        dedupe_key: str,
+        messages: list[str],
+        outcome: dict[str, Any],
+    ) -> dict[str, Any]:
+        already = ledger.sent(endpoint.name, dedupe_key)
+        try:
+            self._queue.send([(i, body) for i, body in enumerate(messages) if i not in already])
+        except QueueUnavailable as exc:
+            try:
+                ledger.record_sent(endpoint.name, dedupe_key, exc.sent)
+            except (ClientError, BotoCoreError) as record_error:
+                logger.error("cannot record queueing progress", extra={"error": type(record_error).__name__})
+            raise
+        if already:
+            logger.info("completed a partly queued delivery", extra={"skipped": len(already)})
+            ledger.forget(endpoint.name, dedupe_key)
+        return outcome
+
+
+def _messages(
+    request: WebhookRequest,
+    endpoint: Endpoint,
+    source: Source,
+    found: list[Candidate],
+    delivery_id: str | None,
+) -> tuple[list[str], list[tuple[int, DroppedContact]]]:
+    """The queue messages of valid customers (and the contacts left out); ValidationFailed when one is not."""
+    if not found:
+        raise ValidationFailed([FieldIssue(field="customers", reason="the payload holds no customer")])
+    if len(found) > MAX_CUSTOMERS_PER_WEBHOOK:
+        reason = f"at most {MAX_CUSTOMERS_PER_WEBHOOK} customers per webhook"
+        raise ValidationFailed([FieldIssue(field="customers", reason=reason)])
+    customers: list[Customer] = []
+    dropped: list[tuple[int, DroppedContact]] = []
+    problems: list[FieldIssue] = []
+    for index, candidate in enumerate(found):
+        try:
+            built = build_customer(
+                candidate,
+                endpoint.config,
+                trim_text=source.trims_text,
+                cut_extension=source.cuts_phone_extension,
+                drop_unusable=source.drops_unusable_contacts,
+            )
+        except CustomerValidationError as exc:
+            problems.extend(FieldIssue.from_error(e, index) for e in exc.errors)
+            continue
+        customers.append(built.customer)
+        dropped.extend((index, contact) for contact in built.dropped)
+    if problems:
+        raise ValidationFailed(problems)
+    messages = [
+        Envelope(
+            endpoint=endpoint.name,
+            kind=endpoint.kind,
+            delivery_id=delivery_id,
+            received_at=request.received_at,
+            trace_id=request.request_id,
+            customer=customer,
+        ).to_message()
+        for customer in customers
+    ]
+    oversized = [
+        FieldIssue(field="customer", reason="is larger than an SQS message allows (256 KiB)", index=i)
+        for i, body in enumerate(messages)
+        if len(body.encode("utf-8")) > MAX_MESSAGE_BYTES
+    ]
+    if oversized:
+        raise ValidationFailed(oversized)
+    return messages, dropped
+
+
+def _count_dropped(endpoint: Endpoint, delivery_id: str | None, dropped: Sequence[tuple[int, DroppedContact]]) -> None:
+    # Only names and reasons: the dropped value is PII.
+    for index, contact in dropped:
+        logger.warning(
+            "contact dropped",
+            extra={
+                "endpoint": endpoint.name,
+                "delivery_id": delivery_id,
+                "index": index,
+                "field": contact.field,
+                "reason": contact.reason,
+            },
+        )
+        with single_metric(name="ContactsDropped", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+            metric.add_dimension(name="service", value=SERVICE)
+            metric.add_dimension(name="reason", value=contact.reason)
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is encodable as UTF-8 (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _NoSecrets:
+    """Used when neither WEBHOOK_SECRETS_ARN nor WEBHOOK_SECRETS_FILE is set: only unsigned forms can work."""
+
+    def get(self, name: str, *, refresh: bool = False) -> tuple[str, ...] | None:
+        return None

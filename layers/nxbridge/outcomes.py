@@ -1,0 +1,50 @@
+"""What a webhook request that is not refused comes to, and the answer the ingest sends back.
+
+The pipeline returns an ``Outcome`` (or raises a ``nxbridge.rejections.Rejection``); ``nxbridge.ingest.answers``
+turns either into a ``WebhookResponse``, and form endpoints reshape that for a browser (``nxbridge.forms``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nxbridge.sources import Ignored
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    """What to answer: status, JSON body, extra headers; ``text`` (a page, or empty) is sent instead of the JSON."""
+
+    status: int
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Every customer of the delivery is queued."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The delivery was already accepted; nothing is queued again."""
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A provider's test delivery, acknowledged."""
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """A post held back without telling the sender (a filled honeypot): answered like an accepted one."""
+
+    reason: str
+
+
+Outcome = Accepted | Duplicate | Ignored | Ping | HeldBack
