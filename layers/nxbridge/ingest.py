@@ -18,13 +18,15 @@ import datetime as dt
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nxbridge.aws.clients import INGEST, INGEST_QUEUE, INGEST_QUEUE_BUDGET_SECONDS, client
+from nxbridge.aws.sqs import send_batch
 from nxbridge.contract import Customer, CustomerValidationError
 from nxbridge.endpoints import (
     ConfigError,
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
     from nxbridge.config import IngestSettings
     from nxbridge.forms import FormGate
@@ -102,65 +105,39 @@ class LedgerUnavailable(Exception):
 
 
 class CustomerQueue:
-    """SendMessageBatch in chunks of up to 10 entries, retrying only the entries that failed."""
+    """SendMessageBatch of one webhook's customers, retrying only the entries that failed, within a time budget.
+
+    The first batch that still fails ends the send: the webhook is answered 503 at once, and its retry sends only
+    what was not queued (``QueueUnavailable.sent``).
+    """
 
     def __init__(
         self,
         sqs: SQSClient,
         queue_url: str,
         *,
-        attempts: int = 3,
-        backoff_seconds: float = 0.05,
+        attempts: int = INGEST_QUEUE.batch_retry.attempts,
+        backoff_seconds: float = INGEST_QUEUE.batch_retry.base,
+        budget_seconds: float = INGEST_QUEUE_BUDGET_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
-        self._attempts = attempts
-        self._backoff = backoff_seconds
-        self._sleep = sleep
+        self._policy = INGEST_QUEUE.retry(attempts=attempts, base=backoff_seconds, sleep=sleep)
+        self._budget = budget_seconds
+        self._clock = clock
 
     def send(self, messages: Sequence[tuple[int, str]]) -> None:
         """Queue every ``(index, body)``; QueueUnavailable (with what was queued) if SQS does not take them all."""
-        sent: set[int] = set()
-        for chunk in _chunks(messages):
-            pending = dict(chunk)
-            for attempt in range(self._attempts):
-                if attempt:
-                    self._sleep(self._backoff * 2 ** (attempt - 1))
-                try:
-                    answer = self._sqs.send_message_batch(
-                        QueueUrl=self._queue_url,
-                        Entries=[{"Id": str(index), "MessageBody": body} for index, body in pending.items()],
-                    )
-                except (ClientError, BotoCoreError) as exc:
-                    logger.warning("SendMessageBatch failed", extra={"error": type(exc).__name__, "attempt": attempt})
-                    continue
-                for entry in answer.get("Successful", []):
-                    index = int(entry["Id"])
-                    pending.pop(index, None)
-                    sent.add(index)
-                failed = answer.get("Failed", [])
-                if failed:
-                    codes = sorted({f.get("Code", "") for f in failed})
-                    logger.warning("SQS refused entries", extra={"count": len(failed), "codes": codes})
-                if not pending:
-                    break
-            if pending:
-                raise QueueUnavailable(frozenset(sent))
-
-
-def _chunks(messages: Sequence[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
-    size = 0
-    for index, body in messages:
-        length = len(body.encode("utf-8"))
-        if chunk and (len(chunk) == BATCH_ENTRIES or size + length > MAX_MESSAGE_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append((index, body))
-        size += length
-    if chunk:
-        yield chunk
+        ends = self._clock() + self._budget
+        policy = replace(self._policy, time_left=lambda: ends - self._clock())
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(index), "MessageBody": body} for index, body in messages
+        ]
+        result = send_batch(self._sqs, self._queue_url, entries, policy, stop_after_failure=True)
+        if result.failed:
+            raise QueueUnavailable(frozenset(int(key) for key in result.done))
 
 
 class DeliveryLedger:
@@ -284,17 +261,10 @@ class Ingest:
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> Ingest:
         """Build the clients and stores that the settings name (boto3 honours AWS_ENDPOINT_URL: the local stack)."""
-        import boto3  # noqa: PLC0415 (built on the first invocation, not at import)
-        from botocore.config import Config  # noqa: PLC0415
-
-        # Providers give up after 5-10 s: fail fast and answer 503 rather than time out. SQS calls are not retried
-        # by botocore because CustomerQueue retries them itself (only the entries that failed).
-        config = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
-        sqs_config = config.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
         endpoints: EndpointStore
         if settings.endpoints_parameter:
             endpoints = ParameterEndpoints(
-                boto3.client("ssm", config=config), settings.endpoints_parameter, max_age=settings.cache_seconds
+                client("ssm", INGEST), settings.endpoints_parameter, max_age=settings.cache_seconds
             )
         elif settings.endpoints_file:
             endpoints = FileEndpoints(settings.endpoints_file)
@@ -303,7 +273,7 @@ class Ingest:
         secrets: SecretStore
         if settings.webhook_secrets_arn:
             secrets = SecretsManagerSecrets(
-                boto3.client("secretsmanager", config=config),
+                client("secretsmanager", INGEST),
                 settings.webhook_secrets_arn,
                 max_age=settings.cache_seconds,
             )
@@ -314,11 +284,11 @@ class Ingest:
         ledger = None
         if settings.idempotency_table:
             ledger = DeliveryLedger(
-                boto3.client("dynamodb", config=config),
+                client("dynamodb", INGEST),
                 settings.idempotency_table,
                 ttl_seconds=settings.idempotency_ttl_seconds,
             )
-        queue = CustomerQueue(boto3.client("sqs", config=sqs_config), settings.queue_url)
+        queue = CustomerQueue(client("sqs", INGEST_QUEUE), settings.queue_url)
         return cls(
             endpoints=endpoints, secrets=secrets, queue=queue, ledger=ledger, max_body_bytes=settings.max_body_bytes
         )
