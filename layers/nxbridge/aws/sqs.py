@@ -118,7 +118,8 @@ def send_batch(
 ) -> BatchResult:
     """SendMessageBatch for ``entries``, retrying only the failed ones; ``message_ids`` maps ids to SQS's ids.
 
-    ``stop_after_failure`` sends no further batch once one has failed for good (its entries: NOT_ATTEMPTED).
+    ``stop_after_failure``: once any entry has failed for good (too long, or its batch's attempts are spent), no
+    further batch is sent; their entries fail with NOT_ATTEMPTED.
     """
     too_long = {e["Id"]: EntryFailure(e["Id"], MESSAGE_TOO_LONG, True) for e in entries if _too_long(e)}
     return _run(
