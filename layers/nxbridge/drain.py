@@ -14,15 +14,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from nxbridge import observability
+from nxbridge.aws import clients
+from nxbridge.aws.sqs import send_batch
 from nxbridge.config import DrainSettings
 from nxbridge.contract import BatchCreateRequest
 from nxbridge.contract.models import field_errors
@@ -40,18 +40,17 @@ from nxbridge.observability import SERVICE, logger, metrics
 if TYPE_CHECKING:
     # Only a TypedDict: importing it at run time loads Powertools' whole batch package (and asyncio) on cold start.
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
-# Full-jitter exponential backoff between attempts of one request.
+# Full-jitter exponential backoff between attempts of one NXCloud request.
 BACKOFF_BASE_SECONDS = 0.2
 BACKOFF_CAP_SECONDS = 5.0
-# Time kept back after the last NXCloud call for the DLQ sends and the response.
-DEADLINE_MARGIN_MS = 1500
-DLQ_SEND_ATTEMPTS = 3
-SQS_BATCH_MAX_ENTRIES = 10
-SQS_BATCH_MAX_BYTES = 256 * 1024
+# What the answer to Lambda needs once the last DLQ write is done (metrics, one log line, the response).
+RESPONSE_SECONDS = 0.25
+# Time kept back after the last NXCloud call: one DLQ SendMessageBatch (its client's timeouts, the DRAIN profile)
+# and the response. DLQ writes that do not fit go back to SQS (batchItemFailures), never past the deadline.
+DEADLINE_MARGIN_MS = round((clients.DRAIN.call_seconds + RESPONSE_SECONDS) * 1000)
 ERROR_MESSAGE_MAX_CHARS = 1000
 
 
@@ -178,10 +177,9 @@ class Drainer:
     @classmethod
     def from_settings(cls, settings: DrainSettings) -> Drainer:
         """Production wiring: boto3 clients (AWS_ENDPOINT_URL is honoured by boto3), Secrets Manager, NXCloud."""
-        secrets: SecretsManagerClient = boto3.client("secretsmanager")
-        provider = SecretsProvider(boto3_client=secrets)
+        provider = SecretsProvider(boto3_client=clients.client("secretsmanager", clients.DRAIN_SECRETS))
         return cls(
-            sqs=boto3.client("sqs"),
+            sqs=clients.client("sqs", clients.DRAIN),
             credentials=SecretCredentials(provider, settings.nxcloud_secret_arn, settings.cache_seconds),
             nxcloud=NXCloudClient(
                 settings.nxcloud_base_url,
@@ -395,40 +393,28 @@ class Drainer:
 
     def _send_dead_letters(self, run: _Run) -> None:
         """SendMessageBatch to the DLQ; a record never written is retried by SQS, never acknowledged."""
-        pending = {str(n): letter for n, letter in enumerate(run.pending_dlq)}
-        for attempt in range(1, DLQ_SEND_ATTEMPTS + 1):
-            if not pending:
-                break
-            if attempt > 1:
-                self.sleep(self.rng.uniform(0, BACKOFF_BASE_SECONDS * 2 ** (attempt - 2)))
-            pending = self._send_dlq_once(pending)
-        written = [letter for key, letter in enumerate(run.pending_dlq) if str(key) not in pending]
-        run.result.dead_lettered.extend(written)
-        if pending:
-            logger.error("DLQ send failed; messages go back to SQS", extra={"records": len(pending)})
-            run.result.retried.extend(letter.message_id for letter in pending.values())
-
-    def _send_dlq_once(self, pending: dict[str, DeadLetter]) -> dict[str, DeadLetter]:
-        """One pass over ``pending``; returns the entries still unwritten."""
-        still: dict[str, DeadLetter] = {}
-        for chunk in _chunks(pending):
-            entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                {
-                    "Id": key,
-                    "MessageBody": body,
-                    "MessageAttributes": dlq_message_attributes(pending[key].record),
-                }
-                for key, body in chunk
-            ]
-            try:
-                answer = self.sqs.send_message_batch(QueueUrl=self.settings.dlq_url, Entries=entries)
-            except (ClientError, BotoCoreError) as exc:
-                logger.warning("DLQ SendMessageBatch failed", extra={"error": type(exc).__name__})
-                still.update({key: pending[key] for key, _ in chunk})
-                continue
-            for failed in answer.get("Failed", []):
-                still[failed["Id"]] = pending[failed["Id"]]
-        return still
+        if not run.pending_dlq:
+            return
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {
+                "Id": str(n),
+                "MessageBody": letter.record.to_message(),
+                "MessageAttributes": dlq_message_attributes(letter.record),
+            }
+            for n, letter in enumerate(run.pending_dlq)
+        ]
+        # Each write must end before the answer to Lambda is due: the policy starts no call that could not.
+        policy = clients.DRAIN.retry(
+            sleep=self.sleep, rng=self.rng, time_left=lambda: run.remaining_ms() / 1000 - RESPONSE_SECONDS
+        )
+        sent = send_batch(self.sqs, self.settings.dlq_url, entries, policy)
+        run.result.dead_lettered.extend(run.pending_dlq[int(key)] for key in sorted(sent.done, key=int))
+        if sent.failed:
+            codes = sorted({failure.code for failure in sent.failed.values()})
+            logger.error(
+                "DLQ send failed; messages go back to SQS", extra={"records": len(sent.failed), "codes": codes}
+            )
+            run.result.retried.extend(run.pending_dlq[int(key)].message_id for key in sorted(sent.failed, key=int))
 
     def _record_outcome(self, run: _Run) -> None:
         result = run.result
@@ -463,22 +449,6 @@ class Drainer:
                 "halted": run.halted,
             },
         )
-
-
-def _chunks(pending: dict[str, DeadLetter]) -> Iterable[list[tuple[str, str]]]:
-    """SendMessageBatch-sized chunks: at most 10 entries and 256 KiB of bodies each."""
-    chunk: list[tuple[str, str]] = []
-    size = 0
-    for key, letter in pending.items():
-        body = letter.record.to_message()
-        body_size = len(body.encode("utf-8"))
-        if chunk and (len(chunk) == SQS_BATCH_MAX_ENTRIES or size + body_size > SQS_BATCH_MAX_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append((key, body))
-        size += body_size
-    if chunk:
-        yield chunk
 
 
 def _why(outcome: RequestFailed) -> dict[str, str | None]:

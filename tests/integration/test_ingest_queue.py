@@ -11,11 +11,12 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from nxbridge.aws.clients import INGEST_QUEUE, INGEST_QUEUE_BUDGET_SECONDS, client
 from nxbridge.endpoints import EndpointsDocument, FileSecrets
 from nxbridge.ingest import CustomerQueue, DeliveryLedger, Ingest, QueueUnavailable
 from nxbridge.sources import WebhookRequest
 from nxbridge.sources.verify import standard_signature
-from tests.fixtures.aws import REGION
+from tests.fixtures.aws import REGION, HangingServer
 from tests.fixtures.ingest import EVENTS, FakeLambdaContext, IngestStack, documented_secrets
 
 SECRET = documented_secrets()["standard"]
@@ -113,6 +114,18 @@ def test_a_batch_still_failing_after_its_attempts_reports_what_was_queued(ingest
 
     assert caught.value.sent == frozenset(range(15))
     assert ingest_stack.depth() == 15
+
+
+def test_a_hanging_sqs_fails_the_webhook_within_the_queueing_budget(hanging_endpoint: HangingServer) -> None:
+    queue = CustomerQueue(client("sqs", INGEST_QUEUE, endpoint_url=hanging_endpoint.url), hanging_endpoint.url + "/q")
+    started = time.monotonic()
+
+    with pytest.raises(QueueUnavailable) as caught:
+        queue.send([(i, f"m{i}") for i in range(25)])
+
+    assert time.monotonic() - started < INGEST_QUEUE_BUDGET_SECONDS
+    assert hanging_endpoint.connections >= 1
+    assert caught.value.sent == frozenset()
 
 
 def test_a_partly_queued_delivery_answers_503_and_its_retry_queues_only_the_rest(ingest_stack: IngestStack) -> None:

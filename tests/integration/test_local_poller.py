@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
-from nxbridge_dev.local.aws import LocalAws, LocalResources, queue_depth
+from nxbridge.aws.sqs import queue_counts
+from nxbridge_dev.local.aws import LocalAws, LocalResources
 from nxbridge_dev.local.functions import LocalFunction
 from nxbridge_dev.local.poller import SqsPoller, failed_message_ids
 
@@ -87,8 +88,7 @@ def _send(local_aws: LocalAws, queue_url: str, bodies: list[str]) -> None:
 
 
 def _total(local_aws: LocalAws, url: str) -> int:
-    depth = queue_depth(local_aws.sqs(), url)
-    return depth.visible + depth.in_flight + depth.delayed
+    return queue_counts(local_aws.sqs(), url).total
 
 
 def test_records_have_the_shape_of_lambdas_sqs_event(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nxbridge.drain import SQS_BATCH_MAX_BYTES
+from nxbridge.aws.sqs import MAX_BATCH_BYTES
 from tests.fixtures.drain import (
     PLENTY_MS,
     DrainKit,
@@ -92,12 +92,12 @@ def test_dlq_unreachable_once_heals_on_the_next_attempt(make_drain: MakeDrain) -
 
 def test_large_dlq_records_are_split_to_respect_the_batch_size_limit(make_drain: MakeDrain) -> None:
     kit = make_drain()
-    big = "x" * (SQS_BATCH_MAX_BYTES // 3)
+    big = "x" * (MAX_BATCH_BYTES // 3)
     records = [sqs_record(big + str(n), f"m-{n}") for n in range(5)]
 
     result = kit.drainer.drain(records, plenty)
 
     assert len(result.dead_lettered) == 5
     for call in kit.sqs.calls:
-        assert sum(len(entry["MessageBody"].encode()) for entry in call) <= SQS_BATCH_MAX_BYTES
+        assert sum(len(entry["MessageBody"].encode()) for entry in call) <= MAX_BATCH_BYTES
     assert [len(call) for call in kit.sqs.calls] == [2, 2, 1]

@@ -188,31 +188,5 @@ class LocalAws:
         )
 
 
-@dataclass(frozen=True)
-class QueueDepth:
-    """SQS's approximate counters for one queue."""
-
-    visible: int
-    in_flight: int
-    delayed: int
-
-
-def queue_depth(sqs: SQSClient, queue_url: str) -> QueueDepth:
-    """Visible, in-flight and delayed message counts (exact on moto, approximate on SQS)."""
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return QueueDepth(
-        visible=int(attrs.get("ApproximateNumberOfMessages", "0")),
-        in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", "0")),
-        delayed=int(attrs.get("ApproximateNumberOfMessagesDelayed", "0")),
-    )
-
-
 def _queue_arn(sqs: SQSClient, queue_url: str) -> str:
     return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

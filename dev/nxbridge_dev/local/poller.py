@@ -21,15 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from nxbridge.aws.clients import OPERATOR
+from nxbridge.aws.sqs import MAX_BATCH_ENTRIES, delete_batch, queue_counts
 from nxbridge.observability import logger
-from nxbridge_dev.local.aws import queue_depth
 from nxbridge_dev.local.functions import LocalFunction
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import MessageTypeDef
-
-RECEIVE_MAX = 10  # SQS's per-call maximum
+    from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef, MessageTypeDef
 
 
 @dataclass
@@ -178,7 +177,7 @@ class SqsPoller:
         while len(messages) < self.batch_size and not self._stopping.is_set():
             received = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
-                MaxNumberOfMessages=min(RECEIVE_MAX, self.batch_size - len(messages)),
+                MaxNumberOfMessages=min(MAX_BATCH_ENTRIES, self.batch_size - len(messages)),
                 WaitTimeSeconds=0,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
@@ -226,22 +225,17 @@ class SqsPoller:
     def _dlq_total(self) -> int:
         if self.dlq_url is None:
             return 0
-        depth = queue_depth(self.sqs, self.dlq_url)
-        return depth.visible + depth.in_flight + depth.delayed
+        return queue_counts(self.sqs, self.dlq_url).total
 
     def _delete(self, messages: list[MessageTypeDef]) -> int:
-        deleted = 0
-        for start in range(0, len(messages), RECEIVE_MAX):
-            chunk = messages[start : start + RECEIVE_MAX]
-            result = self.sqs.delete_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
-            deleted += len(result.get("Successful", []))
-            for failure in result.get("Failed", []):
-                # A receipt handle goes stale when the handler outlived the visibility timeout; SQS redelivers.
-                logger.warning("delete failed", extra={"code": failure.get("Code"), "entry": failure.get("Id")})
-        return deleted
+        entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
+        ]
+        result = delete_batch(self.sqs, self.queue_url, entries, OPERATOR.retry())
+        for failure in result.failed.values():
+            # A receipt handle goes stale when the handler outlived the visibility timeout; SQS redelivers.
+            logger.warning("delete failed", extra={"code": failure.code, "entry": failure.id})
+        return len(result.done)
 
 
 def _b64(value: bytes | str) -> str:

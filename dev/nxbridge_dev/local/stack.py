@@ -22,8 +22,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from nxbridge.aws.sqs import queue_counts
 from nxbridge.endpoints import EndpointsDocument, parse_endpoints
-from nxbridge_dev.local.aws import FAKE_CREDENTIALS, LocalAws, LocalResources, QueueSettings, queue_depth
+from nxbridge_dev.local.aws import FAKE_CREDENTIALS, LocalAws, LocalResources, QueueSettings
 from nxbridge_dev.local.front import Front
 from nxbridge_dev.local.functions import LocalFunction
 from nxbridge_dev.local.poller import SqsPoller
@@ -293,8 +294,8 @@ class LocalStack:
         resources = self.require_resources()
         assert self.poller is not None
         sqs = self.aws.sqs()
-        queue = queue_depth(sqs, resources.queue_url)
-        dlq = queue_depth(sqs, resources.dlq_url)
+        queue = queue_counts(sqs, resources.queue_url)
+        dlq = queue_counts(sqs, resources.dlq_url)
         poller = self.poller.stats()
         settled = queue.visible == 0 and queue.in_flight == 0 and queue.delayed == 0 and poller["in_hand"] == 0
         return {

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nxbridge.aws.clients import INGEST, INGEST_QUEUE, client
+from nxbridge.aws.sqs import MAX_MESSAGE_BYTES
 from nxbridge.contract import Customer, CustomerValidationError
 from nxbridge.endpoints import (
     ConfigError,
@@ -32,7 +34,7 @@ from nxbridge.endpoints import (
 from nxbridge.envelope import Envelope, utcnow
 from nxbridge.ingest.answers import rejected, respond
 from nxbridge.ingest.ledger import DeliveryLedger, LedgerBusy, LedgerUnavailable
-from nxbridge.ingest.queue import MAX_MESSAGE_BYTES, CustomerQueue, QueueUnavailable
+from nxbridge.ingest.queue import CustomerQueue, QueueUnavailable
 from nxbridge.observability import NAMESPACE, SERVICE, logger, metrics
 from nxbridge.outcomes import Accepted, Duplicate, Outcome, Ping, WebhookResponse
 from nxbridge.rejections import (
@@ -96,17 +98,10 @@ class Ingest:
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> Ingest:
         """Build the clients and stores that the settings name (boto3 honours AWS_ENDPOINT_URL: the local stack)."""
-        import boto3  # noqa: PLC0415 (built on the first invocation, not at import)
-        from botocore.config import Config  # noqa: PLC0415
-
-        # Providers give up after 5-10 s: fail fast and answer 503 rather than time out. SQS calls are not retried
-        # by botocore because CustomerQueue retries them itself (only the entries that failed).
-        config = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
-        sqs_config = config.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
         endpoints: EndpointStore
         if settings.endpoints_parameter:
             endpoints = ParameterEndpoints(
-                boto3.client("ssm", config=config), settings.endpoints_parameter, max_age=settings.cache_seconds
+                client("ssm", INGEST), settings.endpoints_parameter, max_age=settings.cache_seconds
             )
         elif settings.endpoints_file:
             endpoints = FileEndpoints(settings.endpoints_file)
@@ -115,7 +110,7 @@ class Ingest:
         secrets: SecretStore
         if settings.webhook_secrets_arn:
             secrets = SecretsManagerSecrets(
-                boto3.client("secretsmanager", config=config),
+                client("secretsmanager", INGEST),
                 settings.webhook_secrets_arn,
                 max_age=settings.cache_seconds,
             )
@@ -126,11 +121,11 @@ class Ingest:
         ledger = None
         if settings.idempotency_table:
             ledger = DeliveryLedger(
-                boto3.client("dynamodb", config=config),
+                client("dynamodb", INGEST),
                 settings.idempotency_table,
                 ttl_seconds=settings.idempotency_ttl_seconds,
             )
-        queue = CustomerQueue(boto3.client("sqs", config=sqs_config), settings.queue_url)
+        queue = CustomerQueue(client("sqs", INGEST_QUEUE), settings.queue_url)
         return cls(
             endpoints=endpoints, secrets=secrets, queue=queue, ledger=ledger, max_body_bytes=settings.max_body_bytes
         )
