@@ -17,13 +17,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench.common import ROOT, Figure, table
+from nxbridge.aws.sqs import MAX_BATCH_ENTRIES
 
 COMMAND = "python -m bench --only cost"
 PRICES_AS_OF = "November 2026"
 # Lambda gives a function one full vCPU at 1,769 MB and a proportional share below.
 FULL_VCPU_MB = 1769
 CUSTOMERS = 1_000_000
-SQS_BATCH = 10  # entries per SendMessageBatch / DeleteMessageBatch, messages per ReceiveMessage
+# Entries per SendMessageBatch / DeleteMessageBatch, messages per ReceiveMessage.
+SQS_BATCH = MAX_BATCH_ENTRIES
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A strict local NXCloud ``customers/batch_create`` (CONTRACT.md) over real HTTP, with fault injection.
+"""A strict local NXCloud ``customers/batch_create`` over real HTTP, with fault injection (docs/nxcloud-contract.md).
 
 It is the referee for the client and the models, so every check here is written from the contract with
 hashlib and json directly and shares no code with ``nxbridge.contract`` or ``nxbridge.nxcloud``.
@@ -206,7 +206,7 @@ def _reject_constant(name: str) -> Any:
 def expected_sign(
     access_key: str, ts: str, body: bytes, access_secret: str, *, biz_type: str = "2", action: str = "mt"
 ) -> str:
-    """The contract's signature written out from CONTRACT.md: headers sorted by key (accessKey, action, bizType, ts)."""
+    """The signature of docs/nxcloud-contract.md written out: headers sorted by key (accessKey, action, bizType, ts)."""
     text = f"accessKey={access_key}&action={action}&bizType={biz_type}&ts={ts}".encode()
     if body:
         text += b"&body=" + body

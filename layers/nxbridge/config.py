@@ -8,12 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-
-def _default_base_url() -> str:
-    # Imported on demand: nxcloud.client pulls in requests, which IngestSettings users never need.
-    from nxbridge.nxcloud.client import DEFAULT_BASE_URL  # noqa: PLC0415
-
-    return DEFAULT_BASE_URL
+from nxbridge import facts
 
 
 class _EnvModel(BaseModel):
@@ -36,8 +31,8 @@ class IngestSettings(_EnvModel):
     # Local development only: the same JSON document as the secret, read from a file (e.g. events/webhook-secrets.json).
     webhook_secrets_file: str | None = Field(default=None, alias="WEBHOOK_SECRETS_FILE")
     idempotency_table: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE")
-    # Idempotency records outlive the longest provider retry window (Shopify: 8 retries over 4 hours).
-    idempotency_ttl_seconds: int = Field(default=72 * 3600, alias="IDEMPOTENCY_TTL_SECONDS")
+    # Idempotency records outlive the longest provider retry window (nxbridge.facts.PROVIDER_RETRIES).
+    idempotency_ttl_seconds: int = Field(default=facts.IDEMPOTENCY_TTL_SECONDS, alias="IDEMPOTENCY_TTL_SECONDS")
     max_body_bytes: int = Field(default=1_048_576, alias="MAX_BODY_BYTES")
     cache_seconds: int = Field(default=300, alias="PARAMETERS_CACHE_SECONDS")
 
@@ -45,16 +40,16 @@ class IngestSettings(_EnvModel):
 class DrainSettings(_EnvModel):
     """DrainFunction: NXCloud target, credentials secret, batch semantics and the DLQ."""
 
-    nxcloud_base_url: str = Field(default_factory=_default_base_url, alias="NXCLOUD_BASE_URL")
+    nxcloud_base_url: str = Field(default=facts.NXCLOUD_DEFAULT_BASE_URL, alias="NXCLOUD_BASE_URL")
     nxcloud_secret_arn: str = Field(alias="NXCLOUD_SECRET_ARN")
     nxcloud_type: Literal[0, 1, 2] = Field(default=1, alias="NXCLOUD_TYPE")
     strict_binding: bool = Field(default=False, alias="NXCLOUD_STRICT_BINDING")
     tenant_id: int | None = Field(default=None, alias="NXCLOUD_TENANT_ID")
     app_key: str | None = Field(default=None, alias="NXCLOUD_APP_KEY")
     dlq_url: str = Field(alias="DLQ_URL")
-    max_attempts: int = Field(default=4, ge=1, le=10, alias="NXCLOUD_MAX_ATTEMPTS")
-    connect_timeout: float = Field(default=3.05, alias="NXCLOUD_CONNECT_TIMEOUT")
-    read_timeout: float = Field(default=10.0, alias="NXCLOUD_READ_TIMEOUT")
+    max_attempts: int = Field(default=facts.NXCLOUD_MAX_ATTEMPTS, ge=1, le=10, alias="NXCLOUD_MAX_ATTEMPTS")
+    connect_timeout: float = Field(default=facts.NXCLOUD_CONNECT_TIMEOUT_SECONDS, alias="NXCLOUD_CONNECT_TIMEOUT")
+    read_timeout: float = Field(default=facts.NXCLOUD_READ_TIMEOUT_SECONDS, alias="NXCLOUD_READ_TIMEOUT")
     cache_seconds: int = Field(default=300, alias="PARAMETERS_CACHE_SECONDS")
 
     @field_validator("nxcloud_type", mode="before")
@@ -64,8 +59,8 @@ class DrainSettings(_EnvModel):
         return int(value) if isinstance(value, str) and value.strip() in ("0", "1", "2") else value
 
 
-# Replay limits, stated once: the ReplayFunction, the CLI's defaults and the replay logic read them from here.
-MAX_REPLAYS = 3
+# The replay guard, stated in nxbridge.facts: the ReplayFunction, the CLI's defaults and the replay logic read it.
+MAX_REPLAYS = facts.MAX_REPLAYS
 # How long a scan hides the DLQ messages it reads, and how long an empty receive waits (long polling queries
 # every SQS server, so an empty answer means the queue has no visible message left).
 SCAN_VISIBILITY_TIMEOUT = 120

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from nxbridge import facts
 from nxbridge.contract import Customer
 from nxbridge.forms import FormOptions
 
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_ssm import SSMClient
 
-Kind = Literal["shopify", "woocommerce", "typeform", "tally", "standard", "form", "nxcloud"]
-KINDS: tuple[Kind, ...] = ("shopify", "woocommerce", "typeform", "tally", "standard", "form", "nxcloud")
+# The source kinds are stated in nxbridge.facts.
+Kind = facts.SourceKind
+KINDS: tuple[Kind, ...] = facts.SOURCE_KINDS
 
 # Mapping targets: every NXCloud customer field, plus "phone", the source's phone number, which goes to the
 # endpoint's ``phone_fields``.

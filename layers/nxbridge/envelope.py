@@ -7,11 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nxbridge import facts
 from nxbridge.contract import Customer
 
-# Where in the pipeline a record failed. ``redrive`` is what the replay tool shows for messages that
-# SQS itself moved to the DLQ after maxReceiveCount: those carry the bare envelope and no reason.
-Stage = Literal["decode", "nxcloud", "bisect", "config", "redrive", "replay"]
+# Where in the pipeline a record failed (stated in nxbridge.facts). ``redrive`` is what the replay tool shows for
+# messages that SQS itself moved to the DLQ after maxReceiveCount: those carry the bare envelope and no reason.
+Stage = facts.Stage
 
 
 def utcnow() -> dt.datetime:

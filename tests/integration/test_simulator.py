@@ -1,4 +1,4 @@
-"""The simulator enforces CONTRACT.md as strictly as NXCloud, over real loopback HTTP.
+"""The simulator enforces docs/nxcloud-contract.md as strictly as NXCloud, over real loopback HTTP.
 
 Requests here are built by hand (raw bodies, signed with nxbridge's signing, which is independent of the
 simulator's own check) so that the server is tested on inputs the bridge's models would never produce.

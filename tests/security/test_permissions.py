@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tests.unit.test_template import CfnLoader
+from tests.fixtures.template import CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_SERVICES = ("sqs:", "dynamodb:", "secretsmanager:", "ssm:", "kms:")

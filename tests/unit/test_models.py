@@ -1,4 +1,4 @@
-"""The customer and batch models enforce every rule of CONTRACT.md and normalize what users send."""
+"""The customer and batch models enforce every rule of docs/nxcloud-contract.md and normalize what users send."""
 
 from __future__ import annotations
 

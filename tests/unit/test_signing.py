@@ -1,4 +1,4 @@
-"""The NXCloud signature (CONTRACT.md, "Signing") checked against digests computed here, independently."""
+"""The NXCloud signature (docs/nxcloud-contract.md, "Signing") checked against digests computed here."""
 
 from __future__ import annotations
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from packaging.requirements import Requirement
 from pydantic import BaseModel
 
 from nxbridge.config import DrainSettings, IngestSettings, ReplaySettings
 from nxbridge.endpoints import KINDS, parse_endpoints
 from nxbridge.replay.queues import DLQ_OUTPUT_KEY, QUEUE_OUTPUT_KEY
+from tests.fixtures.template import function, load_template
 from tools.check_layer import RUNTIME_PROVIDED, normalize, read_pins
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,49 +23,13 @@ DATA_SERVICES = ("sqs:", "dynamodb:", "secretsmanager:", "ssm:")
 FUNCTIONS = {"IngestFunction": IngestSettings, "DrainFunction": DrainSettings, "ReplayFunction": ReplaySettings}
 
 
-class CfnLoader(yaml.SafeLoader):
-    """PyYAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub, ...) into their long form."""
-
-
-def _intrinsic(loader: CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    with (ROOT / "template.yaml").open(encoding="utf-8") as handle:
-        loaded: dict[str, Any] = yaml.load(handle, Loader=CfnLoader)
-    return loaded
+    return load_template()
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: res for name, res in template["Resources"].items() if res["Type"] == kind}
-
-
-def function(template: dict[str, Any], name: str) -> dict[str, Any]:
-    """A function's properties with the template's Globals applied (as SAM does)."""
-    props = template["Resources"][name]["Properties"]
-    merged = {**template["Globals"]["Function"], **props}
-    merged["Environment"] = {
-        "Variables": {
-            **template["Globals"]["Function"]["Environment"]["Variables"],
-            **props.get("Environment", {}).get("Variables", {}),
-        }
-    }
-    return merged
 
 
 def parameter(template: dict[str, Any], value: Any) -> dict[str, Any]:

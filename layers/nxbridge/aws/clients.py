@@ -88,7 +88,7 @@ OPERATOR = Profile(
     "operator",
     connect_timeout=5.0,
     read_timeout=30.0,
-    total_attempts=5,
+    total_attempts=3,
     batch_retry=RetryPolicy(attempts=3, base=0.2, cap=5.0),
 )
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from nxbridge.aws.clients import OPERATOR, client
 from nxbridge.config import ReplaySettings
 from nxbridge.handlers import Lazy
 from nxbridge.observability import logger, metrics, tracer
@@ -25,7 +25,7 @@ STOP_MARGIN_MS = 15_000
 
 def build_dependency(env: Mapping[str, str] | None = None) -> Lazy[tuple[ReplaySettings, SQSClient]]:
     """One execution environment's settings (from ``env``, default os.environ) and SQS client, built on first use."""
-    return Lazy(lambda: (ReplaySettings.from_env(env), boto3.client("sqs")))
+    return Lazy(lambda: (ReplaySettings.from_env(env), client("sqs", OPERATOR)))
 
 
 def make_handler(

@@ -14,11 +14,12 @@ import requests
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from requests.adapters import HTTPAdapter
 
+from nxbridge import facts
 from nxbridge.contract import BatchCreateRequest, BatchCreateResponse, BatchCreateResult
 from nxbridge.nxcloud.signing import signed_headers
 
-PATH = "/saas/cdp/openapi/customers/batch_create"
-DEFAULT_BASE_URL = "https://api-hk.nxlink.ai"
+PATH = facts.NXCLOUD_PATH
+DEFAULT_BASE_URL = facts.NXCLOUD_DEFAULT_BASE_URL
 
 
 class NXCloudCredentials(BaseModel):
@@ -33,7 +34,7 @@ class NXCloudCredentials(BaseModel):
 
 
 class FailureClass(enum.StrEnum):
-    """What a whole-request failure means for the records in it (CONTRACT.md failure table)."""
+    """What a whole-request failure means for the records in it (docs/nxcloud-contract.md failure table)."""
 
     RETRYABLE = "retryable"  # transport, 429/5xx, non-JSON, 1004: try again later, re-signed
     RECORD = "record"  # 12148, 1002, unknown codes: some record is at fault, isolate it
@@ -98,8 +99,8 @@ class NXCloudClient:
         base_url: str = DEFAULT_BASE_URL,
         *,
         session: requests.Session | None = None,
-        connect_timeout: float = 3.05,
-        read_timeout: float = 10.0,
+        connect_timeout: float = facts.NXCLOUD_CONNECT_TIMEOUT_SECONDS,
+        read_timeout: float = facts.NXCLOUD_READ_TIMEOUT_SECONDS,
         clock_ms: Callable[[], int] | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + PATH

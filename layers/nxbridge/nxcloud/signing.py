@@ -1,4 +1,4 @@
-"""NXCloud's common signature for application/json APIs (CONTRACT.md, "Signing"). Pure functions only."""
+"""NXCloud's common signature for application/json APIs (docs/nxcloud-contract.md, "Signing"); pure functions."""
 
 from __future__ import annotations
 

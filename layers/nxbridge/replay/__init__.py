@@ -56,8 +56,6 @@ from nxbridge.replay.replayer import (
 from nxbridge.replay.request import LIST_LIMIT_DEFAULT, ReplayRequest, run_request
 from nxbridge.replay.scan import (
     AGE_BUCKETS,
-    DELETE_ATTEMPTS,
-    SQS_BATCH,
     DlqScanner,
     DlqStats,
     age_bucket,
@@ -68,7 +66,6 @@ from nxbridge.replay.scan import (
 
 __all__ = [
     "AGE_BUCKETS",
-    "DELETE_ATTEMPTS",
     "DLQ_OUTPUT_FRAGMENT",
     "DLQ_OUTPUT_KEY",
     "FRESH_MARGIN",
@@ -76,7 +73,6 @@ __all__ = [
     "QUEUE_OUTPUT_FRAGMENT",
     "QUEUE_OUTPUT_KEY",
     "REDRIVE_CODE",
-    "SQS_BATCH",
     "STAGES",
     "DlqFilter",
     "DlqMessage",

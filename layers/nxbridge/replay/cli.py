@@ -16,6 +16,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from nxbridge.aws.clients import OPERATOR, client
 from nxbridge.config import MAX_REPLAYS, SCAN_VISIBILITY_TIMEOUT, SCAN_WAIT_SECONDS, DlqSettings, ReplaySettings
 from nxbridge.observability import logger
 from nxbridge.replay.errors import ReplayError
@@ -208,8 +209,8 @@ def make_clients(args: argparse.Namespace) -> Clients:
     region = args.region or os.environ.get("AWS_REGION") or None
     session = boto3.Session(profile_name=args.profile, region_name=region)
     return Clients(
-        sqs=session.client("sqs", endpoint_url=args.endpoint_url),
-        make_cloudformation=lambda: session.client("cloudformation", endpoint_url=args.endpoint_url),
+        sqs=client("sqs", OPERATOR, session, endpoint_url=args.endpoint_url),
+        make_cloudformation=lambda: client("cloudformation", OPERATOR, session, endpoint_url=args.endpoint_url),
     )
 
 

@@ -8,10 +8,11 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, Field
 
+from nxbridge.aws.sqs import MAX_BATCH_ENTRIES
 from nxbridge.observability import logger
 from nxbridge.replay.filters import DlqFilter
 from nxbridge.replay.records import DlqMessage, export_line
-from nxbridge.replay.scan import SQS_BATCH, DlqScanner, select
+from nxbridge.replay.scan import DlqScanner, select
 
 
 def write_export(messages: Iterable[DlqMessage], out: IO[str], *, reveal: bool = False) -> int:
@@ -68,7 +69,7 @@ def purge(
 
     for message in select(scanner, dlq_filter, limit=limit):
         batch.append(message)
-        if len(batch) == SQS_BATCH:
+        if len(batch) == MAX_BATCH_ENTRIES:
             flush()
     flush()
     summary.scanned = scanner.scanned

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from nxbridge.envelope import Stage, utcnow
+from nxbridge import facts
+from nxbridge.envelope import utcnow
 from nxbridge.replay.records import DlqMessage
 
-STAGES: tuple[str, ...] = get_args(Stage)
+STAGES: tuple[str, ...] = facts.STAGES
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)", re.IGNORECASE)
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

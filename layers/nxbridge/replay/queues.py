@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from nxbridge.aws.sqs import queue_counts
 from nxbridge.replay.errors import ReplayError
 
 if TYPE_CHECKING:
@@ -58,16 +59,5 @@ def queues_from_stack(cloudformation: CloudFormationClient, stack_name: str) -> 
 
 def approximate_counts(sqs: SQSClient, queue_url: str) -> dict[str, int]:
     """SQS's own approximate counts of visible, in-flight and delayed messages."""
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return {
-        "visible": int(attributes.get("ApproximateNumberOfMessages", "0")),
-        "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")),
-        "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", "0")),
-    }
+    counts = queue_counts(sqs, queue_url)
+    return {"visible": counts.visible, "in_flight": counts.in_flight, "delayed": counts.delayed}

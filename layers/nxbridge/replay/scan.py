@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
+from nxbridge.aws.clients import OPERATOR
+from nxbridge.aws.sqs import MAX_BATCH_ENTRIES, change_visibility_batch, delete_batch
 from nxbridge.config import SCAN_VISIBILITY_TIMEOUT, SCAN_WAIT_SECONDS
 from nxbridge.envelope import utcnow
 from nxbridge.observability import logger
@@ -33,12 +34,6 @@ if TYPE_CHECKING:
     )
 
 AGE_BUCKETS: tuple[str, ...] = ("<1h", "1-24h", "1-7d", ">7d")
-SQS_BATCH = 10
-DELETE_ATTEMPTS = 3
-
-
-def _retry_sleep(attempt: int, sleep: Callable[[float], None]) -> None:
-    sleep(0.2 * 2 ** (attempt - 1))
 
 
 class DlqScanner:
@@ -83,7 +78,7 @@ class DlqScanner:
         while True:
             response = self.sqs.receive_message(
                 QueueUrl=self.dlq_url,
-                MaxNumberOfMessages=SQS_BATCH,
+                MaxNumberOfMessages=MAX_BATCH_ENTRIES,
                 VisibilityTimeout=self.visibility_timeout,
                 WaitTimeSeconds=self.wait_seconds,
                 MessageSystemAttributeNames=["All"],
@@ -109,68 +104,36 @@ class DlqScanner:
 
     def delete(self, message_id: str) -> bool:
         """Delete one held message (retrying); False when every attempt failed and it is still in the DLQ."""
-        handle = self._held.get(message_id)
-        if handle is None:
-            return False
-        for attempt in range(1, DELETE_ATTEMPTS + 1):
-            try:
-                self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=handle)
-            except (ClientError, BotoCoreError) as exc:
-                logger.warning(
-                    "DLQ delete failed", extra={"messageId": message_id, "attempt": attempt, "error": str(exc)}
-                )
-                if attempt < DELETE_ATTEMPTS:
-                    _retry_sleep(attempt, self.sleep)
-                continue
-            del self._held[message_id]
-            return True
-        return False
+        return not self.delete_many([message_id])
 
     def delete_many(self, message_ids: Sequence[str]) -> list[str]:
-        """Delete held messages in batches; return the ids that could not be deleted."""
+        """Delete held messages in batches (retrying only the failed entries); return the ids still in the DLQ."""
         pending = [m for m in message_ids if m in self._held]
-        failed = [m for m in message_ids if m not in self._held]
-        for attempt in range(1, DELETE_ATTEMPTS + 1):
-            if not pending:
-                break
-            if attempt > 1:
-                _retry_sleep(attempt - 1, self.sleep)
-            retry: list[str] = []
-            for start in range(0, len(pending), SQS_BATCH):
-                chunk = pending[start : start + SQS_BATCH]
-                entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
-                    {"Id": str(n), "ReceiptHandle": self._held[m]} for n, m in enumerate(chunk)
-                ]
-                try:
-                    response = self.sqs.delete_message_batch(QueueUrl=self.dlq_url, Entries=entries)
-                except (ClientError, BotoCoreError):
-                    retry.extend(chunk)
-                    continue
-                for ok in response.get("Successful", []):
-                    self._held.pop(chunk[int(ok["Id"])], None)
-                retry.extend(chunk[int(bad["Id"])] for bad in response.get("Failed", []))
-            pending = retry
-        return failed + pending
+        unknown = [m for m in message_ids if m not in self._held]
+        entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(n), "ReceiptHandle": self._held[m]} for n, m in enumerate(pending)
+        ]
+        result = delete_batch(self.sqs, self.dlq_url, entries, OPERATOR.retry(sleep=self.sleep))
+        for done in result.done:
+            self._held.pop(pending[int(done)], None)
+        if result.failed:
+            codes = sorted({f.code for f in result.failed.values()})
+            logger.warning("DLQ delete failed", extra={"messages": len(result.failed), "codes": codes})
+        return unknown + [pending[int(i)] for i in result.failed]
 
     def release(self) -> int:
         """Make every held message visible again now (batched); return how many were released."""
         handles = list(self._held.values())
         self._held.clear()
-        released = 0
-        for start in range(0, len(handles), SQS_BATCH):
-            entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
-                {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                for n, h in enumerate(handles[start : start + SQS_BATCH])
-            ]
-            try:
-                response = self.sqs.change_message_visibility_batch(QueueUrl=self.dlq_url, Entries=entries)
-            except (ClientError, BotoCoreError) as exc:
-                # Not fatal: these messages become visible on their own when the visibility timeout ends.
-                logger.warning("DLQ release failed", extra={"messages": len(entries), "error": str(exc)})
-                continue
-            released += len(response.get("Successful", []))
-        self.released += released
-        return released
+        entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
+            {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": 0} for n, h in enumerate(handles)
+        ]
+        # One attempt: not fatal, these messages become visible on their own when the visibility timeout ends.
+        result = change_visibility_batch(self.sqs, self.dlq_url, entries, OPERATOR.retry(attempts=1))
+        if result.failed:
+            logger.warning("DLQ release failed", extra={"messages": len(result.failed)})
+        self.released += len(result.done)
+        return len(result.done)
 
 
 def age_bucket(failed_at: dt.datetime, now: dt.datetime) -> str:
