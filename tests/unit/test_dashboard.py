@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ _SEARCH = re.compile(r"SEARCH\('\{(?P<namespace>[^,}]+)[^}]*\}\s+MetricName=\"(?
 _SUB = re.compile(r"\$\{([^}]+)\}")
 
 
-def _strings(node: ast.AST, assigned: dict[str, ast.AST], depth: int = 0) -> set[str]:
+def _strings(node: ast.AST, assigned: Mapping[str, ast.AST], depth: int = 0) -> set[str]:
     """String constants a name= argument can evaluate to, through module names and dict values (not keys)."""
     if isinstance(node, ast.Constant):
         return {node.value} if isinstance(node.value, str) else set()
