@@ -45,6 +45,13 @@ def test_each_count_filters_the_list_in_one_click(console: ConsoleHarness) -> No
     assert listed_ids(by_stage) == set(), "a click adds its criterion to the ones already chosen"
 
 
+def test_records_without_an_endpoint_are_counted_but_not_a_filter(console: ConsoleHarness) -> None:
+    console.queues.decode("not an envelope")
+    page = text(console.get("/dlq"))
+    assert '<span class="muted">(none)</span></td><td class="num">1<' in page
+    assert 'data-filter="endpoint:' not in page
+
+
 def test_the_age_counts_filter_by_when_records_failed(console: ConsoleHarness) -> None:
     now = dt.datetime.now(dt.UTC)
     fresh = console.queues.bridge(at=now - dt.timedelta(minutes=5))

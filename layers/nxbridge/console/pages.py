@@ -25,6 +25,7 @@ DIMENSIONS: tuple[tuple[str, str, str], ...] = (
     ("Endpoint", "endpoint", "by_endpoint"),
     ("Age", "age", "by_age"),
 )
+NO_ENDPOINT = "(none)"
 SIMULATOR_FIRST_COLUMNS = ("customerId", "full_name", "email", "phone", "whats_app_phone", "belong_seat_user")
 
 
@@ -88,7 +89,13 @@ def dead_letters() -> Response | str:
         keys = AGE_BUCKETS if parameter == "age" else tuple(found)
         active = set(params.items(request.args, parameter))
         rows = [
-            {"value": key, "count": found.get(key, 0), "href": _filter_link(args, parameter, key), "on": key in active}
+            {
+                "value": key,
+                "count": found.get(key, 0),
+                # stats() counts records without an endpoint as "(none)", which no filter can select.
+                "href": None if key == NO_ENDPOINT and parameter == "endpoint" else _filter_link(args, parameter, key),
+                "on": key in active,
+            }
             for key in keys
         ]
         tables.append({"title": title, "parameter": parameter, "rows": rows})
