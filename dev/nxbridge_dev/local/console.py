@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from nxbridge.console.app import create_app
 from nxbridge.console.audit import AuditLog
 from nxbridge.console.context import ConsoleContext, EndpointInfo, Figures, endpoint_infos
 from nxbridge.console.security import TOKEN_PARAM, Guard
@@ -139,10 +140,6 @@ def local_console(stack: LocalStack, endpoints: EndpointsDocument) -> LocalConso
         # Purge archives hold PII in clear: out of the checkout.
         archive_dir=Path(tempfile.gettempdir()),
     )
-    # Imported here, not at the top: every `nxbridge` command loads the local stack to register `run`, and Flask
-    # would add ~0.2 s to each of them.
-    from nxbridge.console.app import create_app  # noqa: PLC0415
-
     guard = Guard.new()
     app = create_app(context, guard=guard, audit=AuditLog(_print_audit if stack.access_log is not None else None))
     return LocalConsole(mount=wsgi_mount(app, CONSOLE_PREFIX), guard=guard)
