@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TOOLS  := .venv-tools
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run demo test lint typecheck unit template-check build deploy bench clean
+.PHONY: help venv run demo test lint typecheck unit browser template-check build deploy bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -33,10 +33,15 @@ typecheck: $(STAMP)  ## mypy (strict) on the runtime and development packages an
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
 
-unit: $(STAMP)  ## pytest only
+unit: $(STAMP) browser  ## pytest only
 	$(BIN)/pytest -q
 
-test: lint typecheck template-check build  ## the whole suite: ruff, mypy, template checks, sam build, pytest
+# The console's browser test drives Debian's Chromium through chromedriver (selenium comes with the dev extra).
+browser:  ## install Debian's chromium and chromium-driver when chromedriver is missing
+	command -v chromedriver >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+test: lint typecheck template-check build browser  ## the whole suite: ruff, mypy, template checks, sam build, pytest
 	$(BIN)/pytest -q
 
 bench: $(STAMP)  ## benchmarks; figures go to docs/benchmarks.md

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.replay",
     "tests.fixtures.security",
     "tests.fixtures.chaos",
+    "tests.fixtures.console",
 ]

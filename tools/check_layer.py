@@ -1,6 +1,7 @@
 """Check the layer `sam build` produced: aarch64 extensions for the runtime's CPython, the pinned
 distributions, the runtime package exactly as it is in layers/nxbridge (nothing more: the development package
-nxbridge_dev and moto are neither in it nor imported by it), and nothing the runtime ships.
+nxbridge_dev and moto are neither in it nor imported by it), nothing the runtime ships, and no operator-console
+library (Flask) in it or imported by any module the handlers load.
 
 Usage: python tools/check_layer.py [--layer .aws-sam/build/SharedLayer] [--runtime python3.13]
 """
@@ -23,6 +24,10 @@ RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "python_dateuti
 DEV_ONLY = frozenset({"pip", "setuptools", "wheel", "moto", "pytest", "mypy", "ruff", "hypothesis"})
 # Development-only packages: never in the layer, never imported by what is in it.
 DEV_PACKAGES = frozenset({"nxbridge_dev", "moto"})
+# The operator console's web library and its dependencies: pyproject's dependencies give them to an operator
+# (`nxbridge console`); the layer ships nxbridge/console as part of the package but never these, so no module the
+# handlers load may import them.
+OPERATOR_ONLY = frozenset({"flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker"})
 RUNTIME_SOURCE = ROOT / "layers" / "nxbridge"
 MAX_LAYER_BYTES = 100 * 1024 * 1024  # Lambda allows 250 MB unzipped for code and all layers together.
 
@@ -69,14 +74,23 @@ def _imports(path: Path, package: str) -> list[tuple[str, str | None]]:
     return found
 
 
+def _module_file(site: Path, name: str) -> Path | None:
+    base = site.joinpath(*name.split("."))
+    return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+
+
+def _package(site: Path, path: Path) -> str:
+    """The package a file of the layer belongs to (what its relative imports are relative to)."""
+    return ".".join(path.relative_to(site).with_suffix("").parts[:-1])
+
+
 def unresolved_imports(site: Path, handlers: Sequence[Path]) -> list[str]:
     """``nxbridge`` modules imported by the layer's package or the handlers that the layer does not contain."""
 
     def module_file(name: str) -> Path | None:
-        base = site.joinpath(*name.split("."))
-        return next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+        return _module_file(site, name)
 
-    sources = [(p, ".".join(p.relative_to(site).with_suffix("").parts[:-1])) for p in (site / "nxbridge").rglob("*.py")]
+    sources = [(p, _package(site, p)) for p in (site / "nxbridge").rglob("*.py")]
     sources += [(p, "") for p in handlers]
     problems = []
     for path, package in sources:
@@ -99,6 +113,46 @@ def unresolved_imports(site: Path, handlers: Sequence[Path]) -> list[str]:
                 # ``from package import x``: x must be a submodule in the layer or a name the package defines.
                 problems.append(f"{path.name} imports {module}.{name}, which is not in the layer")
     return problems
+
+
+def handler_modules(site: Path, handlers: Sequence[Path]) -> dict[Path, list[tuple[str, str | None]]]:
+    """Every file the functions may load: the handlers, then each ``nxbridge`` module (and its packages) they
+    import, transitively, each with what it imports. Imports inside functions count too."""
+    pending = [(p, "") for p in handlers] + [
+        (p, "nxbridge.handlers") for p in (site / "nxbridge" / "handlers").glob("*.py")
+    ]
+    loaded: dict[Path, list[tuple[str, str | None]]] = {}
+    while pending:
+        path, package = pending.pop()
+        if path in loaded:
+            continue
+        loaded[path] = _imports(path, package)
+        for module, name in loaded[path]:
+            parts = module.split(".")
+            if parts[0] != "nxbridge":
+                continue
+            names = [".".join(parts[:n]) for n in range(1, len(parts) + 1)]
+            names += [f"{module}.{name}"] if name not in (None, "*") else []
+            found = [p for p in (_module_file(site, n) for n in names) if p is not None]
+            pending += [(p, _package(site, p)) for p in found]
+        if path.name == "__init__.py" and path.parent != site / "nxbridge":
+            # A subpackage may import its own modules by name (sources.source_for does): count them all.
+            pending += [(p, package) for p in path.parent.glob("*.py")]
+    return loaded
+
+
+def operator_imports(site: Path, handlers: Sequence[Path]) -> list[str]:
+    """Operator-console libraries (OPERATOR_ONLY) imported by a file the functions load."""
+
+    def shown(path: Path) -> str:
+        return path.relative_to(site).as_posix() if path.is_relative_to(site) else path.name
+
+    return [
+        f"{shown(path)} imports {module}, which is for the operator console only, and the functions load it"
+        for path, imports in sorted(handler_modules(site, handlers).items())
+        for module, _ in imports
+        if normalize(module.split(".")[0]) in OPERATOR_ONLY
+    ]
 
 
 @dataclass(frozen=True)
@@ -139,7 +193,9 @@ def check_layer(layer_dir: Path, runtime: str, requirements: Path) -> Report:
         f"{name} (development only) is in the layer" for name in sorted(DEV_PACKAGES) if (site / name).exists()
     ]
     # sam build puts each function's code beside the layer: .aws-sam/build/<Function>/app.py.
-    problems += unresolved_imports(site, sorted(layer_dir.parent.glob("*/app.py")))
+    handlers = sorted(layer_dir.parent.glob("*/app.py"))
+    problems += unresolved_imports(site, handlers)
+    problems += operator_imports(site, handlers)
 
     installed = {
         normalize(path.name.removesuffix(".dist-info").rsplit("-", 1)[0]): path.name.removesuffix(".dist-info")
@@ -151,8 +207,10 @@ def check_layer(layer_dir: Path, runtime: str, requirements: Path) -> Report:
             problems.append(f"{name}=={version_pin} from the requirements is not installed")
         elif found.rsplit("-", 1)[1] != version_pin:
             problems.append(f"{found} installed, {name}=={version_pin} pinned")
-    for name in sorted(installed.keys() & (RUNTIME_PROVIDED | DEV_ONLY)):
-        problems.append(f"{installed[name]} must not be in the layer (the runtime ships it, or it is a dev tool)")
+    for name in sorted(installed.keys() & (RUNTIME_PROVIDED | DEV_ONLY | OPERATOR_ONLY)):
+        problems.append(
+            f"{installed[name]} must not be in the layer (the runtime ships it, or it is a dev or operator tool)"
+        )
 
     extensions = sorted(site.rglob("*.so"))
     if not extensions:

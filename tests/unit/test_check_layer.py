@@ -110,3 +110,30 @@ def test_a_module_importing_an_excluded_module_is_reported(layer: Path, requirem
         "app.py imports nxbridge.local, which is not in the layer",
         "drain.py imports nxbridge_dev.simulator, which is development-only and not in the layer",
     ]
+
+
+def test_the_console_may_import_flask_but_no_module_the_functions_load_may(layer: Path, requirements: Path) -> None:
+    site = layer / "python"
+    assert "from flask import" in (site / "nxbridge" / "console" / "app.py").read_text(encoding="utf-8")
+    assert check_layer(layer, "python3.13", requirements).problems == []
+    with (site / "nxbridge" / "redact.py").open("a", encoding="utf-8") as handle:
+        handle.write("\n\ndef _page() -> None:\n    import jinja2\n")
+    (problem,) = check_layer(layer, "python3.13", requirements).problems
+    assert problem.startswith("nxbridge/redact.py imports jinja2, which is for the operator console only")
+
+
+def test_a_handler_importing_the_console_is_reported(layer: Path, requirements: Path) -> None:
+    # sam build puts each function's code beside the layer.
+    (layer.parent / "ReplayFunction").mkdir()
+    (layer.parent / "ReplayFunction" / "app.py").write_text("from nxbridge.console.app import create_app\n")
+    problems = check_layer(layer, "python3.13", requirements).problems
+    assert (
+        "nxbridge/console/app.py imports flask, which is for the operator console only, and the functions load it"
+        in problems
+    )
+
+
+def test_flask_installed_in_the_layer_is_rejected(layer: Path, requirements: Path) -> None:
+    (layer / "python" / "flask-3.1.0.dist-info").mkdir()
+    (problem,) = check_layer(layer, "python3.13", requirements).problems
+    assert "flask-3.1.0 must not be in the layer" in problem

@@ -3,7 +3,7 @@
 Each request to a route of template.yaml (``POST``/``OPTIONS /webhooks/{endpoint}``, ``GET
 /webhooks/{endpoint}/token``) becomes the payload-format-2.0 event the real HttpApi would send,
 the ingest handler is invoked with it, and its proxy response is written back. ``GET /_local/status`` is the
-stack's own status page.
+stack's own status page; requests under a mounted prefix (the console at ``/_console/``) go to the app mounted there.
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+
+
+# An app served under a path prefix: it answers the whole request itself (the console is one).
+Mount = Callable[[HttpRequest, str], HttpResponse]
 
 
 def is_text_content_type(content_type: str | None) -> bool:
@@ -204,10 +208,15 @@ class Front:
         host: str = "127.0.0.1",
         port: int = 3000,
         access_log: Callable[[str], None] | None = None,
+        mounts: Mapping[str, Mount] | None = None,
     ) -> None:
         self.ingest = ingest
         self.status = status
         self.access_log = access_log
+        self.mounts = dict(mounts or {})
+        # What the console shows per endpoint; API Gateway itself keeps no such record.
+        self.last_webhook: dict[str, dt.datetime] = {}
+        self.webhooks_received = 0
         self._server = ThreadingHTTPServer((host, port), _handler_class(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -236,6 +245,9 @@ class Front:
     def handle(self, request: HttpRequest, host: str) -> HttpResponse:
         """Route one request: a webhook goes to the ingest handler, the status path to the stack."""
         path = urlsplit(request.target).path
+        for prefix, mount in self.mounts.items():
+            if path == prefix or path.startswith(f"{prefix}/"):
+                return mount(request, host)
         if path == STATUS_PATH and request.method == "GET":
             return HttpResponse(
                 200, [("Content-Type", "application/json")], (json.dumps(self.status(), indent=2) + "\n").encode()
@@ -244,6 +256,9 @@ class Front:
         if route is None:
             return _gateway_error(404, "Not Found")
         route_path, endpoint = route
+        if request.method == "POST":
+            self.last_webhook[endpoint] = dt.datetime.now(dt.UTC)
+            self.webhooks_received += 1
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(413, "Request Entity Too Large")
         event = build_v2_event(request, endpoint=endpoint, host=host, region=self.ingest.region, route_path=route_path)
@@ -319,8 +334,9 @@ def _handler_class(front: Front) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
         def log_message(self, format: str, *args: Any) -> None:
-            # Scripts poll the status page while they wait; only webhook traffic is worth a log line.
-            if front.access_log is not None and not self.path.startswith(STATUS_PATH):
+            # Scripts poll the status page while they wait; only webhook traffic is worth a log line (the console
+            # writes its own audit lines, and its URLs may carry the token).
+            if front.access_log is not None and not self.path.startswith((STATUS_PATH, *front.mounts)):
                 front.access_log(format % args)
 
     return RequestHandler

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from nxbridge.aws.sqs import queue_counts
 from nxbridge.endpoints import EndpointsDocument, parse_endpoints
 from nxbridge_dev.local.aws import FAKE_CREDENTIALS, LocalAws, LocalResources, QueueSettings
+from nxbridge_dev.local.console import CONSOLE_PREFIX, LocalConsole, local_console
 from nxbridge_dev.local.front import Front
 from nxbridge_dev.local.functions import LocalFunction
 from nxbridge_dev.local.poller import SqsPoller
@@ -131,6 +132,7 @@ class LocalStack:
         self.drain: LocalFunction | None = None
         self.poller: SqsPoller | None = None
         self.front: Front | None = None
+        self.console: LocalConsole | None = None
         self._saved_env: dict[str, str | None] = {}
         self._started = False
 
@@ -200,7 +202,15 @@ class LocalStack:
             batching_window=settings.batch_window,
         )
         self.poller.start()
-        self.front = Front(self.ingest, self.status, host=settings.host, port=settings.port, access_log=self.access_log)
+        self.console = local_console(self, endpoints)
+        self.front = Front(
+            self.ingest,
+            self.status,
+            host=settings.host,
+            port=settings.port,
+            access_log=self.access_log,
+            mounts={CONSOLE_PREFIX: self.console.mount},
+        )
         self.front.start()
 
     def stop(self) -> None:
@@ -279,6 +289,13 @@ class LocalStack:
             raise RuntimeError("the stack is not started")
         return self.front.base_url
 
+    @property
+    def console_url(self) -> str:
+        """The operator console, with this run's token."""
+        if self.console is None:
+            raise RuntimeError("the stack is not started")
+        return self.console.url(self.base_url)
+
     def webhook_url(self, endpoint: str) -> str:
         """Where a provider posts for ``endpoint``."""
         return f"{self.base_url}/webhooks/{endpoint}"
@@ -336,6 +353,7 @@ class LocalStack:
             "Webhook endpoints (POST):",
             *(f"  {name:<{width}}  {self.webhook_url(name)}" for name in self.endpoints),
             f"Status:        {self.base_url}/_local/status",
+            f"Console:       {self.console_url}",
             "",
         ]
         if self.simulator is not None:

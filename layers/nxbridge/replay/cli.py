@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Inspect, filter, replay, export and purge the CustomersDLQ, against AWS or the local stack.",
     )
     actions = dlq.add_subparsers(dest="dlq_action", required=True, metavar="ACTION")
-    common, filters = _common_options(), _filter_options()
+    common, filters = common_options(), _filter_options()
 
     p = actions.add_parser("stats", parents=[common, filters], help="counts by stage, errorCode, endpoint and age")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -138,7 +138,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run, dlq_run=_purge)
 
 
-def _common_options() -> argparse.ArgumentParser:
+def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("queues and AWS")
     group.add_argument("--stack", help="CloudFormation stack whose outputs name the queues")
