@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from nxbridge.aws.clients import OPERATOR
-from nxbridge.aws.sqs import MAX_BATCH_ENTRIES, send_batch
+from nxbridge.aws.sqs import MAX_BATCH_ENTRIES
 from nxbridge.envelope import utcnow
 from nxbridge.observability import logger
 from nxbridge.replay.filters import DlqFilter
@@ -32,7 +32,6 @@ from nxbridge.replay.scan import DlqScanner
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 # A DLQ record without a source message id that shares its lineage with one replayed in this run counts as this
 # run's own replay rejected again when SQS received it after the run started, less this margin for clock skew.
@@ -238,22 +237,23 @@ class _ReplayRun:
             summary.interrupted = True
             return False
         summary.matched += 1
-        entry: SendMessageBatchRequestEntryTypeDef = {
-            "Id": "0",
-            "MessageBody": plan.to_message(),
-            "MessageAttributes": {
-                "replayOf": {"DataType": "String", "StringValue": mid},
-                "replayCount": {"DataType": "Number", "StringValue": str(plan.replay_count)},
-            },
-        }
-        result = send_batch(self.sqs, self.queue_url, [entry], OPERATOR.retry())
-        if not result.ok:
+        # One message at a time (send, then delete its DLQ copy): botocore's retries of the OPERATOR profile are
+        # the only retry layer, so there is nothing for nxbridge.aws.sqs's batch retries to add here.
+        try:
+            sent = self.sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=plan.to_message(),
+                MessageAttributes={
+                    "replayOf": {"DataType": "String", "StringValue": mid},
+                    "replayCount": {"DataType": "Number", "StringValue": str(plan.replay_count)},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
             summary.failed += 1
-            reason = f"send failed: {result.failed['0'].code}"
-            summary.problems.append(RecordOutcome(message_id=mid, status="failed", reason=reason))
+            summary.problems.append(RecordOutcome(message_id=mid, status="failed", reason=f"send failed: {exc}"))
             return False
         # From here the customer is in the queue: the delete happens before any stop request is honoured.
-        self.sent_ids.add(result.message_ids["0"])
+        self.sent_ids.add(sent["MessageId"])
         self.replayed_lineage.update(message.lineage)
         summary.replayed += 1
         if not self.scanner.delete(mid):

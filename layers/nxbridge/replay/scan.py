@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from nxbridge.aws.clients import OPERATOR
@@ -103,8 +104,17 @@ class DlqScanner:
                 yield parse_message(message)
 
     def delete(self, message_id: str) -> bool:
-        """Delete one held message (retrying); False when every attempt failed and it is still in the DLQ."""
-        return not self.delete_many([message_id])
+        """Delete one held message; False when it failed (after the OPERATOR profile's botocore retries)."""
+        handle = self._held.get(message_id)
+        if handle is None:
+            return False
+        try:
+            self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=handle)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("DLQ delete failed", extra={"messageId": message_id, "error": type(exc).__name__})
+            return False
+        del self._held[message_id]
+        return True
 
     def delete_many(self, message_ids: Sequence[str]) -> list[str]:
         """Delete held messages in batches (retrying only the failed entries); return the ids still in the DLQ."""
