@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 
 from nxbridge.contract import CustomerValidationError, validate_customer
-from nxbridge.endpoints import ConfigError
+from nxbridge.endpoints import ConfigError, PhoneField
 from nxbridge.normalize.countries import country_code, country_text
+from nxbridge.normalize.customer import PHONE_NUMBER_FIELDS
 from nxbridge.normalize.dates import iso_date
 from nxbridge.normalize.sqs_text import sqs_safe
 from tests.fixtures.ingest import customers_of, endpoint_config
@@ -145,6 +146,10 @@ def test_a_standard_record_maps_the_names_a_form_uses() -> None:
             "tagStr": "a,b",
         }
     ]
+
+
+def test_the_fields_a_phone_can_fill_are_the_fields_the_phone_library_reads() -> None:
+    assert get_args(PhoneField) == PHONE_NUMBER_FIELDS
 
 
 def test_the_template_accepts_an_app_key_of_any_printable_characters() -> None:

@@ -18,7 +18,7 @@ from nxbridge.normalize.policy import NormalizePolicy
 PHONE_NUMBER_FIELDS: tuple[str, ...] = ("sms_phone", "whats_app_phone", "viber_phone", "zalo")
 # Apps that register mobile numbers: where strictness "mobile" keeps a landline out.
 MESSAGING_FIELDS: frozenset[str] = frozenset({"whats_app_phone", "viber_phone", "zalo"})
-UNKNOWN_COUNTRY = "is not a country name or ISO 3166 code NXCloud's table knows"
+UNKNOWN_COUNTRY = "is not a country of the ISO 3166 table (an English name or a code, such as France or FR)"
 
 
 @dataclass(frozen=True)

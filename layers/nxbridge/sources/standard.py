@@ -63,12 +63,24 @@ def map_records(payload: Any, mapping: dict[str, str], records: str | None) -> l
     return [_map_record(record, mapping) for record in found]
 
 
+# Record field name → (NXCloud target, rank): the form kind's names, walked from the record's side (a record has
+# a few fields, the targets are many).
+_TARGET_OF: dict[str, tuple[str, int]] = {
+    name: (target, rank) for target, names in DEFAULT_SOURCES.items() for rank, name in enumerate(names)
+}
+
+
 def _map_record(record: dict[str, Any], mapping: dict[str, str]) -> Candidate:
     candidate: Candidate = {}
-    for target, names in DEFAULT_SOURCES.items():
-        name = next((n for n in names if record.get(n) not in (None, "", [], {})), None)
-        if name is not None:
-            candidate[target] = record[name]
+    ranks: dict[str, int] = {}
+    for name, value in record.items():
+        found = _TARGET_OF.get(name)
+        if found is None or value in (None, "", [], {}):
+            continue
+        target, rank = found
+        best = ranks.get(target)
+        if best is None or rank < best:
+            candidate[target], ranks[target] = value, rank
     return apply_mapping(candidate, mapping, lambda expression: search(expression, record))
 
 
