@@ -33,6 +33,7 @@ from pydantic import (
 from nxbridge import facts
 from nxbridge.contract import Customer
 from nxbridge.forms import FormOptions
+from nxbridge.normalize.policy import NormalizePolicy
 
 if TYPE_CHECKING:
     from jmespath.parser import ParsedResult
@@ -111,6 +112,8 @@ class _EndpointBase(_Frozen):
     mapping: dict[str, str] = Field(default_factory=dict)
     defaults: CustomerDefaults = Field(default_factory=CustomerDefaults)
     phone_fields: tuple[PhoneField, ...] = Field(default=DEFAULT_PHONE_FIELDS, min_length=1)
+    # Phone strictness, sms_phone and country forms, the region of national numbers (docs/sources.md).
+    normalize: NormalizePolicy = Field(default_factory=NormalizePolicy)
 
     allows_unsigned: ClassVar[bool] = False
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nxbridge import facts
 from nxbridge.contract import Customer
+from nxbridge.normalize.sqs_text import sqs_safe
 
 # Where in the pipeline a record failed (stated in nxbridge.facts). ``redrive`` is what the replay tool shows for
 # messages that SQS itself moved to the DLQ after maxReceiveCount: those carry the bare envelope and no reason.
@@ -52,8 +53,8 @@ class Envelope(BaseModel):
     history: list[FailureReason] = Field(default_factory=list)
 
     def to_message(self) -> str:
-        """The SQS message body."""
-        return self.model_dump_json(exclude_none=True)
+        """The SQS message body, holding only characters SQS accepts (see ``nxbridge.normalize.sqs_text``)."""
+        return sqs_safe(self.model_dump_json(exclude_none=True))
 
 
 class DlqRecord(BaseModel):
@@ -68,8 +69,8 @@ class DlqRecord(BaseModel):
     source_message_id: str | None = None
 
     def to_message(self) -> str:
-        """The DLQ message body."""
-        return self.model_dump_json(exclude_none=True)
+        """The DLQ message body (an NXCloud error message may carry anything), holding only what SQS accepts."""
+        return sqs_safe(self.model_dump_json(exclude_none=True))
 
 
 def dlq_message_attributes(record: DlqRecord) -> dict[str, Any]:

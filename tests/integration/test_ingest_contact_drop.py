@@ -19,7 +19,7 @@ from tests.fixtures.ingest import (
     with_body,
 )
 
-BAD_PHONE = "1-800-FLOWERS"
+BAD_PHONE = "n/a"
 LONG_EMAIL = "firstname.middlename.lastname@subdomain.example-company.com"
 
 
@@ -54,7 +54,7 @@ def test_an_unusable_phone_is_dropped_logged_by_name_and_counted(
     assert vars(warning)["delivery_id"] == event["headers"]["x-shopify-webhook-id"]
     out = capfd.readouterr().out
     assert BAD_PHONE not in "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records) + out
-    assert [m["reason"] for m in dropped_metrics(out)] == ["phone_not_digits"]
+    assert [m["reason"] for m in dropped_metrics(out)] == ["phone_unreadable"]
 
 
 def test_an_overlong_email_is_dropped_when_the_phone_remains(

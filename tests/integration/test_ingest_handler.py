@@ -47,7 +47,7 @@ EXPECTED_CUSTOMERS: dict[str, list[dict[str, Any]]] = {
             "sms_phone": "442079460958",
             "whats_app_phone": "442079460958",
             "email": "oliver.smith@example.co.uk",
-            "country": "GB",
+            "country": "United Kingdom",
             "address": "221B Baker Street, London, NW1 6XE",
         }
     ],
@@ -105,7 +105,7 @@ EXPECTED_CUSTOMERS: dict[str, list[dict[str, Any]]] = {
             "last_name": "Hassan",
             "whats_app_phone": "971501234567",
             "email": "ahmed.hassan@example.ae",
-            "country": "AE",
+            "country": "United Arab Emirates",
             "tagStr": "import,vip",
             "gender": 1,
             "time_zone": "GMT+4",

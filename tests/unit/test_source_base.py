@@ -16,23 +16,23 @@ def final(candidate: dict[str, Any], **config: Any) -> dict[str, Any]:
 
 
 def test_the_phone_fills_both_default_phone_fields_unless_a_field_is_given_explicitly() -> None:
-    assert final({"phone": "+1 555 0100"}) == {
-        "sms_phone": "+1 555 0100",
-        "whats_app_phone": "+1 555 0100",
-        "full_name": "+1 555 0100",
+    assert final({"phone": "+1 415 555 0100"}) == {
+        "sms_phone": "14155550100",
+        "whats_app_phone": "14155550100",
+        "full_name": "14155550100",
     }
-    assert final({"phone": "+1 555 0100", "whats_app_phone": "+44 7700 900123", "email": "a@example.com"}) == {
-        "sms_phone": "+1 555 0100",
-        "whats_app_phone": "+44 7700 900123",
+    assert final({"phone": "+1 415 555 0100", "whats_app_phone": "+44 7700 900123", "email": "a@example.com"}) == {
+        "sms_phone": "14155550100",
+        "whats_app_phone": "447700900123",
         "email": "a@example.com",
         "full_name": "a@example.com",
     }
 
 
 def test_phone_fields_are_configurable() -> None:
-    assert final({"phone": "5550100"}, phone_fields=["viber_phone"]) == {
-        "viber_phone": "5550100",
-        "full_name": "5550100",
+    assert final({"phone": "+1 415 555 0100"}, phone_fields=["viber_phone"]) == {
+        "viber_phone": "14155550100",
+        "full_name": "14155550100",
     }
 
 
@@ -50,7 +50,8 @@ def test_defaults_fill_gaps_and_add_their_tags_to_the_sources_tags() -> None:
     result = final({"email": "a@example.com", "tagStr": ["x", "y"], "country": "ES"}, defaults=defaults)
 
     assert result["tagStr"] == ["x", "y", "web"]
-    assert (result["country"], result["belong_seat_user"], result["weight"]) == ("ES", "seat@example.com", 2)
+    assert (result["country"], result["belong_seat_user"], result["weight"]) == ("Spain", "seat@example.com", 2)
+    assert final({"email": "a@example.com"}, defaults=defaults)["country"] == "Portugal"
 
 
 def test_free_text_is_cut_to_nxclouds_limits_but_identity_fields_never_are() -> None:
@@ -64,11 +65,12 @@ def test_free_text_is_cut_to_nxclouds_limits_but_identity_fields_never_are() -> 
 
 def test_empty_values_are_dropped_and_numbers_become_text() -> None:
     assert final(
-        {"email": " ", "remark": None, "phone": 4915112345678, "country": [], "address": ["Main St 1", 5]}
+        {"email": " ", "remark": None, "phone": 4155550100, "country": [], "address": ["Main St 1", 5]},
+        normalize={"default_region": "US"},
     ) == {
-        "sms_phone": "4915112345678",
-        "whats_app_phone": "4915112345678",
-        "full_name": "4915112345678",
+        "sms_phone": "14155550100",
+        "whats_app_phone": "14155550100",
+        "full_name": "14155550100",
         "address": "Main St 1, 5",
     }
 

@@ -1,6 +1,6 @@
-"""A messy phone or e-mail from a source: the extension is cut, an unusable one is dropped if another contact
-remains, and a customer whose only contact is unusable stays invalid. NXCloud-shaped customers stay strict, and
-a browser form's visitor is told what to correct instead of losing what they typed."""
+"""A messy phone or e-mail from a source: the phone library reads it (extension and all), an unusable one is dropped
+if another contact remains, and a customer whose only contact is unusable stays invalid. NXCloud-shaped customers
+stay strict, and a browser form's visitor is told what to correct instead of losing what they typed."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from nxbridge.sources import BuiltCustomer, DroppedContact, build_customer, sour
 from tests.fixtures.ingest import endpoint_config, webhook_request
 
 LONG_EMAIL = "firstname.middlename.lastname@subdomain.example-company.com"  # 59 characters
+BAD_PHONE = "call me after 5"
 
 
 def built(kind: str, payload: dict[str, Any], **config: Any) -> BuiltCustomer:
@@ -26,7 +27,7 @@ def built(kind: str, payload: dict[str, Any], **config: Any) -> BuiltCustomer:
         found[0],
         endpoint,
         trim_text=source.trims_text,
-        cut_extension=source.cuts_phone_extension,
+        normalize_phones=source.normalizes_phones,
         drop_unusable=source.drops_unusable_contacts,
     )
 
@@ -38,25 +39,29 @@ def shopify(phone: str | None, email: str | None = "ann.lee@example.com") -> dic
 
 
 @pytest.mark.parametrize(
-    ("phone", "digits"),
+    "phone",
     [
-        ("613-555-0199 ext. 2", "6135550199"),
-        ("+1 613-555-0199 ext 12", "16135550199"),
-        ("+1 613 555 0199 #2", "16135550199"),
-        ("(613) 555-0199 x204", "6135550199"),
-        ("+1 613 555 0199 X 7", "16135550199"),
+        "613-555-0199 ext. 2",
+        "+1 613-555-0199 ext 12",
+        "+1 613 555 0199 #2",
+        "(613) 555-0199 x204",
+        "+1 613 555 0199 X 7",
     ],
 )
-def test_a_phone_extension_is_cut_before_the_punctuation_is_removed(phone: str, digits: str) -> None:
+def test_the_phone_library_separates_the_extension_and_reads_the_number_in_the_address_country(phone: str) -> None:
     result = built("shopify", shopify(phone, email=None))
 
-    assert (result.customer.sms_phone, result.customer.whats_app_phone) == (digits, digits)
+    assert (result.customer.sms_phone, result.customer.whats_app_phone) == ("16135550199", "16135550199")
     assert result.dropped == ()
 
 
 @pytest.mark.parametrize(
     ("phone", "reason"),
-    [("1-800-FLOWERS", "phone_not_digits"), ("+1 613 555 0199 / 0200 / 0201 / 0202 / 0203 / 0204", "phone_too_long")],
+    [
+        (BAD_PHONE, "phone_unreadable"),
+        ("+1 613 555 0199 / 0200 / 0201 / 0202 / 0203 / 0204", "phone_unreadable"),
+        ("555-0199", "phone_not_possible"),  # dialable only inside its area: no E.164 number
+    ],
 )
 def test_an_unusable_phone_is_dropped_when_the_email_remains(phone: str, reason: str) -> None:
     result = built("shopify", shopify(phone))
@@ -82,46 +87,52 @@ def test_a_nameless_customer_is_named_after_the_contact_that_remains() -> None:
 
     result = built("shopify", payload)
 
-    assert result.customer.full_name == "+14155550100"
+    assert result.customer.full_name == "14155550100"
     assert LONG_EMAIL not in result.customer.model_dump_json()
 
 
 def test_an_unusable_phone_is_dropped_when_a_mapped_phone_field_remains() -> None:
-    payload = {**shopify("1-800-FLOWERS", email=None), "note": "+1 613 555 0142"}
+    payload = {**shopify(BAD_PHONE, email=None), "note": "+1 613 555 0142"}
 
     result = built("shopify", payload, mapping={"viber_phone": "note"})
 
     assert (result.customer.viber_phone, result.customer.sms_phone) == ("16135550142", None)
-    assert result.dropped == (DroppedContact("phone", "phone_not_digits"),)
+    assert result.dropped == (DroppedContact("phone", "phone_unreadable"),)
 
 
-def test_a_customer_whose_only_contact_is_unusable_stays_invalid_with_the_original_reasons() -> None:
+def test_a_customer_whose_only_contact_is_unusable_stays_invalid_with_the_phone_fields_named() -> None:
     with pytest.raises(CustomerValidationError) as refused:
-        built("shopify", shopify("1-800-FLOWERS", email=None))
+        built("shopify", shopify(BAD_PHONE, email=None))
 
-    assert [e.field for e in refused.value.errors] == ["sms_phone", "whats_app_phone"]
+    assert [(e.field, e.code) for e in refused.value.errors] == [
+        ("sms_phone", "phone_unreadable"),
+        ("whats_app_phone", "phone_unreadable"),
+    ]
 
 
-def test_nothing_is_dropped_when_another_field_is_invalid_too() -> None:
+def test_every_bad_optional_value_is_dropped_and_counted_when_the_customer_stays_valid() -> None:
     payload = {"eventId": "e1", "eventType": "FORM_RESPONSE", "data": {"fields": [
         {"key": "q1", "label": "Email", "type": "INPUT_EMAIL", "value": LONG_EMAIL},
         {"key": "q2", "label": "Phone", "type": "INPUT_PHONE_NUMBER", "value": "+32412345678"},
         {"key": "q3", "label": "Birthday", "type": "INPUT_DATE", "value": "1990-02-30"},
     ]}}  # fmt: skip
 
-    with pytest.raises(CustomerValidationError) as refused:
-        built("tally", payload, mapping={"birthday": "Birthday"})
+    result = built("tally", payload, mapping={"birthday": "Birthday"})
 
-    assert sorted(e.field for e in refused.value.errors) == ["birthday", "email"]
+    assert (result.customer.sms_phone, result.customer.email, result.customer.birthday) == ("32412345678", None, None)
+    assert sorted(result.dropped, key=lambda d: d.field) == [
+        DroppedContact("birthday", "birthday_invalid"),
+        DroppedContact("email", "email_too_long"),
+    ]
 
 
-def test_a_phone_mapped_straight_to_a_phone_field_is_not_dropped() -> None:
-    payload = {**shopify(None), "note": "1-800-FLOWERS"}
+def test_a_phone_mapped_straight_to_a_phone_field_is_made_right_or_dropped_like_the_sources_own() -> None:
+    readable = built("shopify", {**shopify(None), "note": "613 555 0142"}, mapping={"sms_phone": "note"})
+    unreadable = built("shopify", {**shopify(None), "note": BAD_PHONE}, mapping={"sms_phone": "note"})
 
-    with pytest.raises(CustomerValidationError) as refused:
-        built("shopify", payload, mapping={"sms_phone": "note"})
-
-    assert [e.field for e in refused.value.errors] == ["sms_phone"]
+    assert readable.customer.sms_phone == "16135550142"
+    assert unreadable.customer.sms_phone is None
+    assert unreadable.dropped == (DroppedContact("sms_phone", "phone_unreadable"),)
 
 
 def test_nxcloud_shaped_customers_stay_strict() -> None:

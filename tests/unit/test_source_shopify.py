@@ -64,9 +64,10 @@ def test_the_published_sample_maps_to_a_complete_customer() -> None:
             "first_name": "Bob",
             "last_name": "Biller",
             "email": "bob@biller.com",
-            "sms_phone": "5555555555",
-            "whats_app_phone": "5555555555",
-            "country": "CA",
+            # The address's national number, read in its country (Canada: +1); a possible number is kept.
+            "sms_phone": "15555555555",
+            "whats_app_phone": "15555555555",
+            "country": "Canada",
             "address": "151 O'Connor Street, Ottawa, ON, K2P 2L8",
             "remark": "This customer loves ice cream",
         }
@@ -103,7 +104,7 @@ def test_tags_note_and_country_name_are_mapped() -> None:
         ({"first_name": "", "last_name": None, "default_address": None}, "bob@biller.com"),
         (
             {"first_name": None, "last_name": None, "email": None, "phone": "+16135550142", "default_address": None},
-            "+16135550142",
+            "16135550142",
         ),
         ({"first_name": "Cher", "last_name": None, "default_address": None}, "Cher"),
     ],
@@ -125,19 +126,19 @@ def test_an_endpoint_mapping_overrides_a_field_with_jmespath() -> None:
 
 
 def test_endpoint_defaults_add_tags_and_fill_gaps_only() -> None:
-    defaults = {"tagStr": ["shopify", "ca"], "country": "Canada", "belong_seat_user": "sales@example.com"}
+    defaults = {"tagStr": ["shopify", "ca"], "country": "Mexico", "belong_seat_user": "sales@example.com"}
 
     [customer] = customers_of("shopify", sample(tags="vip"), HEADERS, defaults=defaults)
 
     assert customer["tagStr"] == "vip,shopify,ca"
-    assert customer["country"] == "CA"
+    assert customer["country"] == "Canada"
     assert customer["belong_seat_user"] == "sales@example.com"
 
 
 def test_the_phone_goes_to_the_endpoints_phone_fields() -> None:
     [customer] = customers_of("shopify", SAMPLE, HEADERS, phone_fields=["whats_app_phone"])
 
-    assert customer["whats_app_phone"] == "5555555555"
+    assert customer["whats_app_phone"] == "15555555555"
     assert "sms_phone" not in customer
 
 

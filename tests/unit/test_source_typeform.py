@@ -88,7 +88,7 @@ def test_refs_from_the_definition_name_answers_that_carry_only_a_field_id() -> N
         "first_name": "readable_ref_short_text",
         "birthday": "readable_ref_date",
         "tagStr": "readable_ref_picture_choice",
-        "country": "readable_ref_multiple_choice",
+        "address": "readable_ref_multiple_choice",
         "remark": "DlXFaesGBpoF",
     }
 
@@ -98,7 +98,7 @@ def test_refs_from_the_definition_name_answers_that_carry_only_a_field_id() -> N
     assert customer["first_name"] == "Laura"
     assert customer["birthday"] == "2005-10-15"
     assert customer["tagStr"] == "London,Sydney"
-    assert customer["country"] == "London"
+    assert customer["address"] == "London"
     assert customer["remark"] == "It's cold right now!"
 
 
@@ -134,9 +134,9 @@ def test_an_other_choice_answer_gives_its_text() -> None:
         },
     }
 
-    [customer] = customers_of("typeform", payload, mapping={"country": "city"})
+    [customer] = customers_of("typeform", payload, mapping={"address": "city"})
 
-    assert customer["country"] == "Lisbon"
+    assert customer["address"] == "Lisbon"
 
 
 def test_partial_responses_are_ignored_unless_configured() -> None:

@@ -61,9 +61,10 @@ def test_the_rest_customer_maps_names_email_billing_phone_country_and_address() 
             "first_name": "John",
             "last_name": "Doe",
             "email": "john.doe@example.com",
-            "sms_phone": "5555555555",
-            "whats_app_phone": "5555555555",
-            "country": "US",
+            # The billing phone read in the billing country, and the country in the endpoint's form (a name).
+            "sms_phone": "15555555555",
+            "whats_app_phone": "15555555555",
+            "country": "United States",
             "address": "969 Market, San Francisco, CA, 94103",
         }
     ]

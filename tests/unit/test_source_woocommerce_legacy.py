@@ -57,9 +57,10 @@ def test_a_legacy_customer_maps_names_email_billing_phone_country_and_address() 
             "first_name": "John",
             "last_name": "Doe",
             "email": "john.doe@example.com",
-            "sms_phone": "5555555555",
-            "whats_app_phone": "5555555555",
-            "country": "US",
+            # The billing phone read in the billing country, and the country in the endpoint's form (a name).
+            "sms_phone": "15555555555",
+            "whats_app_phone": "15555555555",
+            "country": "United States",
             "address": "969 Market, San Francisco, CA, 94103",
         }
     ]
@@ -70,7 +71,7 @@ def test_a_legacy_customer_without_billing_falls_back_to_the_shipping_address() 
 
     [mapped] = customers_of("woocommerce", {"customer": customer}, HEADERS)
 
-    assert (mapped["country"], mapped["address"]) == ("US", "969 Market, San Francisco, CA, 94103")
+    assert (mapped["country"], mapped["address"]) == ("United States", "969 Market, San Francisco, CA, 94103")
 
 
 def test_a_mapping_reads_the_legacy_customer_itself() -> None:

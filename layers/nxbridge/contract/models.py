@@ -1,7 +1,9 @@
 """Pydantic models for NXCloud's batch_create, with every field rule of CONTRACT.md.
 
-Values are normalized before they are validated (whitespace trimmed, phone punctuation dropped, lists and
-dicts turned into the strings NXCloud wants), so that what passes here is exactly what NXCloud accepts.
+Values are normalized before they are validated (whitespace trimmed, phone punctuation dropped, dates with a time
+cut to the date, lists and dicts turned into the strings NXCloud wants), so that what passes here is exactly what
+NXCloud accepts. Phone numbers are made E.164 before they get here (``nxbridge.normalize``); the punctuation rule
+is for customers that arrive already in NXCloud's shape.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from nxbridge.normalize.dates import iso_date
+from nxbridge.normalize.sqs_text import sqs_safe
 from nxbridge.redact import PII_FIELDS, mask
 
 MAX_BATCH = 100
@@ -130,6 +134,14 @@ class Customer(BaseModel):
             raise ValueError("is not an e-mail address")
         return value
 
+    @field_validator("email", "line", mode="after")
+    @classmethod
+    def _queueable(cls, value: str | None) -> str | None:
+        # An identity with a character SQS refuses (U+FFFF, ...) would reach NXCloud changed: it is refused instead.
+        if value is not None and sqs_safe(value) != value:
+            raise ValueError("holds characters that are not text (U+FFFE, U+FFFF or another non-character)")
+        return value
+
     @field_validator("birthday", mode="before")
     @classmethod
     def _real_date(cls, value: Any) -> Any:
@@ -139,13 +151,13 @@ class Customer(BaseModel):
             return value.isoformat()
         if not isinstance(value, str):
             return value
-        if not _DATE.fullmatch(value):
-            raise ValueError("must be a date as yyyy-MM-dd")
-        try:
-            dt.date.fromisoformat(value)
-        except ValueError:
-            raise ValueError("is not a real calendar date") from None
-        return value
+        # Senders write dates with a time too (1976-04-12T00:00:00Z, a Typeform date answer): the date is kept.
+        day = iso_date(value)
+        if day is not None:
+            return day
+        if _DATE.match(value):
+            raise ValueError("is not a real calendar date")
+        raise ValueError("must be a date as yyyy-MM-dd")
 
     @field_validator("tagStr", mode="before")
     @classmethod

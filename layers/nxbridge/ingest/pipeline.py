@@ -329,7 +329,7 @@ def _messages(
                 candidate,
                 endpoint.config,
                 trim_text=source.trims_text,
-                cut_extension=source.cuts_phone_extension,
+                normalize_phones=source.normalizes_phones,
                 drop_unusable=source.drops_unusable_contacts,
             )
         except CustomerValidationError as exc:
@@ -364,7 +364,7 @@ def _count_dropped(endpoint: Endpoint, delivery_id: str | None, dropped: Sequenc
     # Only names and reasons: the dropped value is PII.
     for index, contact in dropped:
         logger.warning(
-            "contact dropped",
+            "contact dropped" if contact.is_contact else "field dropped",
             extra={
                 "endpoint": endpoint.name,
                 "delivery_id": delivery_id,
@@ -373,7 +373,7 @@ def _count_dropped(endpoint: Endpoint, delivery_id: str | None, dropped: Sequenc
                 "reason": contact.reason,
             },
         )
-        with single_metric(name="ContactsDropped", unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+        with single_metric(name=contact.metric, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
             metric.add_dimension(name="service", value=SERVICE)
             metric.add_dimension(name="reason", value=contact.reason)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,8 +13,10 @@ from typing import Any, ClassVar
 
 from jmespath.exceptions import JMESPathError
 
-from nxbridge.contract import Customer, CustomerValidationError, FieldError, validate_customer
+from nxbridge.contract import CONTACT_FIELDS, Customer, CustomerValidationError, FieldError, validate_customer
 from nxbridge.endpoints import CUSTOM_FIELD_PREFIX, PHONE, EndpointConfig, Kind, compile_jmespath
+from nxbridge.normalize.customer import Refusal, country_in_form, normalize_customer, own_region
+from nxbridge.normalize.sqs_text import sqs_safe
 from nxbridge.observability import logger
 
 JSON_MEDIA_TYPES: frozenset[str] = frozenset({"application/json"})
@@ -36,8 +37,6 @@ TEXT_LIMITS: Mapping[str, int] = {
 _NON_TEXT_FIELDS = frozenset({"gender", "weight", "customize_field", "tagStr"})
 # Fields that hold a collection (tags, the custom-field object); every other field holds one value.
 _COLLECTION_FIELDS = frozenset({"tagStr", "customize_field"})
-# An extension after the number ("ext. 12", "x12", "#2") is not part of what NXCloud stores or dials.
-_PHONE_EXTENSION = re.compile(r"(?<=[\d\s).])\s*(?:ext[.:]?|x|#)\s*\d+\s*$", re.IGNORECASE)
 # Where a nameless customer's full_name comes from: the e-mail first, then a phone or messenger id.
 _NAME_FALLBACKS = ("email", "sms_phone", "whats_app_phone", "viber_phone", "zalo", "line", "messenger", "instagram")
 
@@ -119,10 +118,11 @@ class Source(ABC):
     media_types: ClassVar[frozenset[str]] = JSON_MEDIA_TYPES
     # Whether free text may be cut to NXCloud's limits (sources that already speak NXCloud's shape say no).
     trims_text: ClassVar[bool] = True
-    # Whether an extension is cut from the source's phone ("ext. 12"); see ``build_customer``.
-    cuts_phone_extension: ClassVar[bool] = True
-    # Whether a derived phone or e-mail NXCloud would refuse is dropped when another contact remains: a provider
-    # that gets a 4xx retries, then disables the webhook. Kinds whose sender can correct the answer say no.
+    # Whether the source's phone numbers are read by the phone library into E.164 digits (``nxbridge.normalize``).
+    normalizes_phones: ClassVar[bool] = True
+    # Whether a value that cannot be made right or that NXCloud would refuse (a phone, an e-mail, a bad optional
+    # field) is dropped and counted when the customer stays valid: a provider that gets a 4xx retries, then disables
+    # the webhook. Kinds whose sender can correct the answer say no, and get field errors.
     drops_unusable_contacts: ClassVar[bool] = True
 
     def accepts(self, media_type: str | None) -> bool:
@@ -262,31 +262,66 @@ def _is_single_scalar(value: Any) -> bool:
 
 
 def finalize(
-    candidate: Mapping[str, Any], config: EndpointConfig, *, trim_text: bool = True, cut_extension: bool = False
+    candidate: Mapping[str, Any], config: EndpointConfig, *, trim_text: bool = True, normalize_phones: bool = True
 ) -> dict[str, Any]:
-    """Turn a source's candidate into the input of ``validate_customer``.
+    """Turn a source's candidate into the input of ``validate_customer`` (values that cannot be made right left out).
 
-    The phone (without its extension if ``cut_extension``) goes to the endpoint's phone fields (explicit ones win),
-    the endpoint's defaults fill gaps and add tags, a missing full name is built from the first and last name or
-    else from the e-mail or phone, and free text is cut to NXCloud's limits.
+    See ``prepare``, which also says what was left out and why.
+    """
+    return prepare(candidate, config, trim_text=trim_text, normalize_phones=normalize_phones).data
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A candidate made into NXCloud fields, the values taken out of it, and the fields its ``phone`` filled."""
+
+    data: dict[str, Any]
+    refused: tuple[Refusal, ...]
+    from_phone: frozenset[str]
+
+
+def prepare(
+    candidate: Mapping[str, Any],
+    config: EndpointConfig,
+    *,
+    trim_text: bool = True,
+    normalize_phones: bool = True,
+    without: frozenset[str] = frozenset(),
+) -> Prepared:
+    """The mapping steps every kind shares, in order.
+
+    Text SQS refuses is removed; the phone goes to the endpoint's phone fields (explicit ones win); ``without``
+    fields are left out; phones (with ``normalize_phones``) and the country are made right under the endpoint's
+    policy, national numbers read in the customer's own country; the endpoint's defaults fill gaps and add tags;
+    a missing full name is built from the first and last name or else from a contact; free text is cut to
+    NXCloud's limits.
     """
     data: dict[str, Any] = {}
     for key, raw in candidate.items():
         value = _coerce(key, raw)
+        # Identity fields are never altered: one holding a character SQS refuses is invalid, not another address.
+        value = value if key in CONTACT_FIELDS or key == PHONE else _clean(value)
         if isinstance(value, str):
             value = value.strip()
         if not _is_empty(value):
             data[key] = value
+    region = own_region(data)
     phone = data.pop(PHONE, None)
-    if cut_extension and isinstance(phone, str):
-        phone = _PHONE_EXTENSION.sub("", phone) or phone
-    if phone is not None:
-        for phone_field in config.phone_fields:
-            data.setdefault(phone_field, phone)
+    from_phone = frozenset(f for f in config.phone_fields if phone is not None and f not in data)
+    for phone_field in from_phone:
+        data[phone_field] = phone
+    for field in without:
+        data.pop(field, None)
+    policy = config.normalize
+    data, refused = normalize_customer(data, policy, phones=normalize_phones, region=region)
     defaults = config.defaults.model_dump(exclude_none=True)
     default_tags = defaults.pop("tagStr", None)
     if default_tags:
         data["tagStr"] = _merge_tags(data.get("tagStr"), default_tags)
+    default_country = defaults.pop("country", None)
+    if default_country is not None and "country" not in data:
+        # The operator's own text stays when the table does not know it: it is configuration, not customer data.
+        data["country"] = country_in_form(default_country, policy.country) or default_country
     for name, value in defaults.items():
         data.setdefault(name, value)
     if "full_name" not in data:
@@ -299,7 +334,18 @@ def finalize(
             value = data.get(field)
             if isinstance(value, str) and len(value) > limit:
                 data[field] = value[:limit].rstrip()
-    return data
+    return Prepared(data, tuple(refused), from_phone)
+
+
+def _clean(value: Any) -> Any:
+    # Every string a customer carries, nested ones too (tags, custom fields), is text SQS accepts.
+    if isinstance(value, str):
+        return sqs_safe(value)
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {sqs_safe(str(k)): _clean(v) for k, v in value.items()}
+    return value
 
 
 def _merge_tags(own: Any, extra: Any) -> Any:
@@ -317,15 +363,26 @@ def _tag_list(value: Any) -> list[Any]:
 
 @dataclass(frozen=True)
 class DroppedContact:
-    """A contact the source derived that NXCloud would refuse, left out because the customer has another one."""
+    """A value left out of a valid customer: a contact NXCloud would refuse or that cannot be made right (when
+    another contact remains), or a bad optional field. Counted by ``metric`` with ``reason``; never shown."""
 
-    field: str  # "phone" (all of the endpoint's phone fields) or "email"
-    reason: str  # metric dimension: phone_not_digits, phone_too_long, email_malformed, email_too_long
+    field: str  # "phone" (every phone field the source's phone filled), or the NXCloud field
+    reason: str  # metric dimension: phone_unreadable, phone_no_region, email_malformed, gender_invalid, ...
+
+    @property
+    def is_contact(self) -> bool:
+        """Whether the value was a way to reach the customer (a phone, an e-mail, a messenger id)."""
+        return self.field == PHONE or self.field in CONTACT_FIELDS
+
+    @property
+    def metric(self) -> str:
+        """The metric that counts it: ContactsDropped or FieldsDropped."""
+        return "ContactsDropped" if self.is_contact else "FieldsDropped"
 
 
 @dataclass(frozen=True)
 class BuiltCustomer:
-    """A valid customer and the contacts left out of it."""
+    """A valid customer and the values left out of it."""
 
     customer: Customer
     dropped: tuple[DroppedContact, ...] = ()
@@ -336,45 +393,81 @@ def build_customer(
     config: EndpointConfig,
     *,
     trim_text: bool = True,
-    cut_extension: bool = True,
+    normalize_phones: bool = True,
     drop_unusable: bool = True,
 ) -> BuiltCustomer:
-    """Finalize and validate a candidate; CustomerValidationError when it is invalid.
+    """Prepare and validate a candidate; CustomerValidationError when it is invalid.
 
-    With ``drop_unusable``, the candidate's phone or e-mail that NXCloud would refuse is left out when what remains
-    is a valid customer (a provider that gets a 4xx for one messy contact retries, then disables the webhook:
-    Shopify, WooCommerce). A customer whose only contact is unusable stays invalid.
+    With ``drop_unusable``, a value that cannot be made right or that NXCloud would refuse (a phone, an e-mail, a
+    bad optional field such as a gender NXCloud has no code for) is left out and reported in ``dropped`` when what
+    remains is a valid customer: a provider that gets a 4xx for one messy value retries, then disables the
+    webhook (Shopify, WooCommerce). A customer whose only contact is unusable, or that has no name, stays invalid.
+    Without it, every such value is a field error for the sender to correct.
     """
-    options = {"trim_text": trim_text, "cut_extension": cut_extension}
+    first = prepare(candidate, config, trim_text=trim_text, normalize_phones=normalize_phones)
     try:
-        return BuiltCustomer(validate_customer(finalize(candidate, config, **options)))
+        customer = validate_customer(first.data)
     except CustomerValidationError as exc:
-        dropped = _droppable(candidate, config, exc.errors, options) if drop_unusable else None
-        if not dropped:
-            raise
-        rest = {key: value for key, value in candidate.items() if key not in {d.field for d in dropped}}
-        try:
-            customer = validate_customer(finalize(rest, config, **options))
-        except CustomerValidationError:
-            raise exc from None
-        return BuiltCustomer(customer, tuple(dropped))
+        invalid = exc.errors
+    else:
+        if not first.refused:
+            return BuiltCustomer(customer)
+        if drop_unusable:
+            return BuiltCustomer(customer, _dropped(first, ()))
+        invalid = []
+    errors = _reported(first, invalid)
+    droppable = _droppable(invalid) if drop_unusable else None
+    if not droppable:
+        raise CustomerValidationError(errors)
+    second = prepare(
+        candidate, config, trim_text=trim_text, normalize_phones=normalize_phones, without=frozenset(droppable)
+    )
+    try:
+        customer = validate_customer(second.data)
+    except CustomerValidationError:
+        raise CustomerValidationError(errors) from None
+    return BuiltCustomer(customer, _dropped(second, [e for e in invalid if e.field in droppable]))
 
 
-def _droppable(
-    candidate: Candidate, config: EndpointConfig, errors: Sequence[FieldError], options: Mapping[str, bool]
-) -> list[DroppedContact] | None:
-    """The derived contacts that every error is about, or None when an error is about anything else."""
-    without_phone = finalize({k: v for k, v in candidate.items() if k != PHONE}, config, **options)
-    from_phone = {f for f in config.phone_fields if f not in without_phone}
-    found: dict[str, DroppedContact] = {}
+def _reported(prepared: Prepared, invalid: Sequence[FieldError]) -> list[FieldError]:
+    """What the sender is told: the values that could not be made right, then the contract's errors.
+
+    A contact that was given but could not be made right is what to correct, not "a contact is required".
+    """
+    refused = [FieldError(field=r.field, reason=r.message, code=r.reason) for r in prepared.refused]
+    gave_contact = any(r.field in CONTACT_FIELDS for r in prepared.refused)
+    rest = [e for e in invalid if not (gave_contact and e.field == "customer")]
+    return [*refused, *rest]
+
+
+def _droppable(errors: Sequence[FieldError]) -> dict[str, FieldError] | None:
+    """The fields every error is about, or None when an error cannot be fixed by leaving a value out."""
+    found: dict[str, FieldError] = {}
     for error in errors:
-        if error.field == "email" and "email" in candidate:
-            contact, kind = "email", "malformed"
-        elif error.field in from_phone:
-            contact, kind = PHONE, "not_digits"
-        else:
+        field = error.field.split(".", 1)[0]
+        if field in ("customer", "full_name"):
             return None
-        if error.code == "string_too_long":
-            kind = "too_long"
-        found.setdefault(contact, DroppedContact(contact, f"{contact}_{kind}"))
-    return list(found.values())
+        found.setdefault(field, error)
+    return found or None
+
+
+def _dropped(prepared: Prepared, invalid: Sequence[FieldError]) -> tuple[DroppedContact, ...]:
+    """One entry per value left out; the phone's fields refused for one reason are one entry for the phone."""
+    dropped: dict[tuple[str, str], DroppedContact] = {}
+    by_reason: dict[str, set[str]] = {}
+    for refusal in prepared.refused:
+        by_reason.setdefault(refusal.reason, set()).add(refusal.field)
+    for refusal in prepared.refused:
+        whole_phone = prepared.from_phone and prepared.from_phone <= by_reason[refusal.reason]
+        field = PHONE if whole_phone and refusal.field in prepared.from_phone else refusal.field
+        dropped.setdefault((field, refusal.reason), DroppedContact(field, refusal.reason))
+    for error in invalid:
+        field = error.field.split(".", 1)[0]
+        dropped.setdefault((field, ""), DroppedContact(field, _drop_reason(field, error)))
+    return tuple(dropped.values())
+
+
+def _drop_reason(field: str, error: FieldError) -> str:
+    if error.code == "string_too_long":
+        return f"{field}_too_long"
+    return "email_malformed" if field == "email" else f"{field}_invalid"

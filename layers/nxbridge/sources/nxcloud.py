@@ -21,8 +21,8 @@ class NxcloudSource(Source):
 
     kind: ClassVar[Kind] = "nxcloud"
     trims_text: ClassVar[bool] = False
-    # What the sender asked for, exactly: a contact NXCloud would refuse is a 422, never cut or dropped.
-    cuts_phone_extension: ClassVar[bool] = False
+    # What the sender asked for, exactly: a phone is not re-read, and a value NXCloud would refuse is a 422.
+    normalizes_phones: ClassVar[bool] = False
     drops_unusable_contacts: ClassVar[bool] = False
 
     def verify(self, request: WebhookRequest, secrets: Sequence[str], config: EndpointConfig, now: dt.datetime) -> bool:

@@ -61,7 +61,8 @@ def map_customer(customer: dict[str, Any]) -> Candidate:
         # Customer tags are a comma-separated string (API versions before 2025-01 include them).
         "tagStr": text(customer.get("tags")),
         "remark": text(customer.get("note")),
-        "country": text(address.get("country")) or text(address.get("country_code")),
+        # The ISO code first: it is what reads the address's national phone number, and it is never translated.
+        "country": text(address.get("country_code")) or text(address.get("country")),
         "address": join_text(
             address.get("address1"),
             address.get("address2"),

@@ -4,8 +4,10 @@ Signed with ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (a s
 ``v1,<base64>``) over ``{id}.{timestamp}.{body}``, with a ``whsec_`` + base64 secret and a 5-minute tolerance
 (senders built on Svix name them ``svix-id``, ``svix-timestamp``, ``svix-signature``). The delivery id is
 ``webhook-id``. The JSON body holds one customer record, or a list found by the endpoint's
-``standard.records`` JMESPath; each record is mapped with the endpoint's JMESPath mapping (fields named like
-NXCloud's, and ``phone``, are taken as they are).
+``standard.records`` JMESPath; each record is mapped with the endpoint's JMESPath mapping. Fields named like
+NXCloud's or as a typical form names them (``name``, ``phone``, ``mobile``, ``tel``, ...) are taken as the form kind
+takes them. Without a mapping or ``records``, a body in the spec's own shape (``{"type", "timestamp", "data"}``)
+holds its record in ``data``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from nxbridge.endpoints import MAPPABLE_FIELDS, EndpointConfig, Kind, StandardEndpoint
+from nxbridge.endpoints import EndpointConfig, Kind, StandardEndpoint
 from nxbridge.sources.base import (
     Candidate,
     Ignored,
@@ -25,12 +27,16 @@ from nxbridge.sources.base import (
     apply_mapping,
     search,
 )
+from nxbridge.sources.form import DEFAULT_SOURCES
 from nxbridge.sources.verify import STANDARD_ID_HEADERS, verify_standard
 
 
-def records_of(payload: Any, records: str | None) -> list[Any]:
-    """The customer records: the body itself, or the list the ``records`` expression finds."""
+def records_of(payload: Any, records: str | None, *, spec_shape: bool = False) -> list[Any]:
+    """The customer records: the list the ``records`` expression finds, else the body itself (or, with
+    ``spec_shape``, the ``data`` object of a body in the spec's ``{"type", "timestamp", "data"}`` shape)."""
     if records is None:
+        if spec_shape and _is_spec_shaped(payload):
+            return [payload["data"]]
         return [payload]
     found = search(records, payload)
     if found is None:
@@ -38,9 +44,13 @@ def records_of(payload: Any, records: str | None) -> list[Any]:
     return found if isinstance(found, list) else [found]
 
 
+def _is_spec_shaped(payload: Any) -> bool:
+    return isinstance(payload, dict) and isinstance(payload.get("type"), str) and isinstance(payload.get("data"), dict)
+
+
 def map_records(payload: Any, mapping: dict[str, str], records: str | None) -> list[Candidate]:
-    """Each record mapped: same-named fields as they are, then the mapping's expressions."""
-    found = records_of(payload, records)
+    """Each record mapped: fields by their NXCloud or typical form names, then the mapping's expressions."""
+    found = records_of(payload, records, spec_shape=not mapping)
     problems = [
         Problem(field="record", reason="is not a JSON object", index=i)
         for i, r in enumerate(found)
@@ -53,8 +63,24 @@ def map_records(payload: Any, mapping: dict[str, str], records: str | None) -> l
     return [_map_record(record, mapping) for record in found]
 
 
+# Record field name → (NXCloud target, rank): the form kind's names, walked from the record's side (a record has
+# a few fields, the targets are many).
+_TARGET_OF: dict[str, tuple[str, int]] = {
+    name: (target, rank) for target, names in DEFAULT_SOURCES.items() for rank, name in enumerate(names)
+}
+
+
 def _map_record(record: dict[str, Any], mapping: dict[str, str]) -> Candidate:
-    candidate: Candidate = {key: value for key, value in record.items() if key in MAPPABLE_FIELDS}
+    candidate: Candidate = {}
+    ranks: dict[str, int] = {}
+    for name, value in record.items():
+        found = _TARGET_OF.get(name)
+        if found is None or value in (None, "", [], {}):
+            continue
+        target, rank = found
+        best = ranks.get(target)
+        if best is None or rank < best:
+            candidate[target], ranks[target] = value, rank
     return apply_mapping(candidate, mapping, lambda expression: search(expression, record))
 
 
