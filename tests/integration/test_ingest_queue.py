@@ -36,6 +36,11 @@ class FlakySqs:
         action = self.plan.pop(0) if self.plan else "ok"
         if action == "error":
             raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "try later"}}, "SendMessageBatch")
+        if action == "refuse-last":
+            *kept, refused = entries
+            answer = self.real.send_message_batch(QueueUrl=kwargs["QueueUrl"], Entries=kept)
+            answer["Failed"] = [{"Id": refused["Id"], "SenderFault": True, "Code": "InvalidMessageContents"}]
+            return answer
         if action == "half":
             kept, refused = entries[: len(entries) // 2], entries[len(entries) // 2 :]
             answer = self.real.send_message_batch(QueueUrl=kwargs["QueueUrl"], Entries=kept)
@@ -126,6 +131,18 @@ def test_a_hanging_sqs_fails_the_webhook_within_the_queueing_budget(hanging_endp
     assert time.monotonic() - started < INGEST_QUEUE_BUDGET_SECONDS
     assert hanging_endpoint.connections >= 1
     assert caught.value.sent == frozenset()
+
+
+def test_a_customer_sqs_refuses_as_the_senders_fault_is_answered_422_not_retried(ingest_stack: IngestStack) -> None:
+    sqs = FlakySqs(["refuse-last"])
+    ingest = make_ingest(ingest_stack, sqs)
+
+    answer = ingest.handle(bulk_request(3))
+
+    assert answer.status == 422
+    assert answer.body["errors"] == [{"field": "customer", "reason": "SQS refuses this customer's message", "index": 2}]
+    # The refused entry was sent once: a sender fault is final, never retried.
+    assert sqs.batches == [["0", "1", "2"]]
 
 
 def test_a_partly_queued_delivery_answers_503_and_its_retry_queues_only_the_rest(ingest_stack: IngestStack) -> None:

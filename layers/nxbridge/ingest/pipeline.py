@@ -270,6 +270,10 @@ class Ingest:
                 )
         except QueueUnavailable as exc:
             logger.error("queueing failed", extra={**context, "queued": len(exc.sent), "customers": len(messages)})
+            if exc.refused:
+                reason = "SQS refuses this customer's message"
+                issues = [FieldIssue(field="customer", reason=reason, index=i) for i in sorted(exc.refused)]
+                raise ValidationFailed(issues) from None
             raise NotQueued from None
         except LedgerBusy:
             raise DeliveryInProgress from None

@@ -16,11 +16,16 @@ if TYPE_CHECKING:
 
 
 class QueueUnavailable(Exception):
-    """SQS did not take every message; ``sent`` holds the indexes that did get queued."""
+    """SQS did not take every message; ``sent`` holds the indexes that did get queued.
 
-    def __init__(self, sent: frozenset[int]) -> None:
+    ``refused`` holds those SQS refused as the sender's fault (invalid content): sending them again cannot
+    succeed, so the webhook is answered 422 for them rather than 503 (which its sender would retry for ever).
+    """
+
+    def __init__(self, sent: frozenset[int], refused: frozenset[int] = frozenset()) -> None:
         super().__init__(f"SQS unavailable after queueing {len(sent)} message(s)")
         self.sent = sent
+        self.refused = refused
 
 
 class CustomerQueue:
@@ -56,4 +61,5 @@ class CustomerQueue:
         ]
         result = send_batch(self._sqs, self._queue_url, entries, policy, stop_after_failure=True)
         if result.failed:
-            raise QueueUnavailable(frozenset(int(key) for key in result.done))
+            refused = frozenset(int(key) for key, failure in result.failed.items() if failure.sender_fault)
+            raise QueueUnavailable(frozenset(int(key) for key in result.done), refused)
