@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from nxbridge_dev.local.aws import LocalAws
 from nxbridge_dev.local.template import CODE_BUCKET, CODE_KEY, PackagedTemplate
@@ -156,7 +156,11 @@ def deploy(
     if status != "CREATE_COMPLETE":
         raise DeployError(f"stack {stack_name} is {status}")
     aws.detach_moto_event_sources()
-    return read_deployment(aws, stack_name)
+    try:
+        return read_deployment(aws, stack_name)
+    except (BotoCoreError, ClientError, ValueError, KeyError) as exc:
+        # moto accepts some values CloudFormation would refuse (a MemorySize of "lots") and then cannot serve them.
+        raise DeployError(f"stack {stack_name} was created but does not read back: {exc!r}") from None
 
 
 def _upload_placeholder_code(aws: LocalAws) -> None:

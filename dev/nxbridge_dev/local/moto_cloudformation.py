@@ -26,6 +26,17 @@ _install_lock = threading.Lock()
 _installed = False
 
 
+class ResourceFailed(ValidationError):
+    """A resource could not be created; CreateStack answers with this (a ValidationError, as moto's own)."""
+
+
+class _NoOutputs(dict[str, Any]):
+    """What a rolled-back stack has instead of its outputs (CloudFormation shows none; resolving them would retry
+    the failed resource)."""
+
+    exports: list[Any] = []
+
+
 class SecretModel(CloudFormationModel):
     """AWS::SecretsManager::Secret, with GenerateSecretString; its Ref is the ARN."""
 
@@ -286,6 +297,10 @@ def install() -> None:
                 raise _failed(resources_map, logical_id, resource_type, "the embedded AWS (moto) cannot create it")
             try:
                 return create(logical_id, resource_json, resources_map, account_id, region_name)
+            except ResourceFailed:
+                # A resource this one refers to failed (moto creates dependencies on first reference): that one is
+                # the stack's failure, as in CloudFormation, which never starts a resource whose dependency failed.
+                raise
             except Exception as exc:
                 reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                 raise _failed(resources_map, logical_id, resource_type, reason) from exc
@@ -314,7 +329,7 @@ def _known(resource_type: str) -> bool:
     )
 
 
-def _failed(resources_map: Any, logical_id: str, resource_type: str, reason: str) -> ValidationError:
+def _failed(resources_map: Any, logical_id: str, resource_type: str, reason: str) -> ResourceFailed:
     """Record the failure in the stack's events as CloudFormation does; the error fails CreateStack."""
     backend = cloudformation_backends[resources_map._account_id][resources_map._region_name]
     stack = backend.stacks.get(resources_map.stack_id)
@@ -332,8 +347,9 @@ def _failed(resources_map: Any, logical_id: str, resource_type: str, reason: str
             )
         )
         stack.status = "ROLLBACK_COMPLETE"
+        stack.output_map = _NoOutputs()  # type: ignore[assignment]
         stack._add_stack_event("ROLLBACK_COMPLETE", f"The following resource(s) failed to create: [{logical_id}].")
-    return ValidationError(message=f"Resource {logical_id} ({resource_type}) failed to create: {reason}")
+    return ResourceFailed(message=f"Resource {logical_id} ({resource_type}) failed to create: {reason}")
 
 
 def _camel(value: Any) -> Any:
