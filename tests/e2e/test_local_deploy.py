@@ -15,7 +15,7 @@ import requests
 
 from nxbridge_dev.local.demo import load_deliveries, post
 from nxbridge_dev.local.stack import ROOT, LocalStack
-from tests.e2e.test_replay_local import reject_tom_for_his_seat
+from tests.fixtures.local import reject_tom_for_his_seat
 
 pytestmark = pytest.mark.e2e
 

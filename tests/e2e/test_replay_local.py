@@ -7,13 +7,12 @@ import json
 from collections.abc import Callable
 
 import pytest
-import requests
 
 from nxbridge import replay_cli
 from nxbridge.cli import build_parser
-from nxbridge_dev.local.demo import load_deliveries, post
 from nxbridge_dev.local.deploy import STACK_NAME
 from nxbridge_dev.local.stack import LocalStack
+from tests.fixtures.local import reject_tom_for_his_seat
 
 pytestmark = pytest.mark.e2e
 
@@ -30,15 +29,6 @@ def dlq(*argv: str, stack: str = STACK_NAME) -> tuple[int, str]:
     args = ["dlq", *argv, "--stack", stack, "--wait-seconds", "0"]
     status = replay_cli.run(build_parser().parse_args(args), out=out, err=err)
     return status, out.getvalue()
-
-
-def reject_tom_for_his_seat(stack: LocalStack) -> None:
-    """Post the sample whose seat NXCloud does not know; wait until the drain has dead-lettered it."""
-    [delivery] = [d for d in load_deliveries() if d.name == "demo/nxcloud-unknown-seat.json"]
-    with requests.Session() as session:
-        assert post(session, stack.base_url, delivery).status == 202
-    status = stack.wait_settled(30)
-    assert status["dlq"]["depth"] == 1
 
 
 def stored_tom(stack: LocalStack) -> list[dict[str, object]]:
