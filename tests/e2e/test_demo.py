@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 def test_make_demo_reports_every_outcome_and_exits_0() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "nxbridge", "demo", "--batch-window", "0.2", "--timeout", "60"],
+        [sys.executable, "-m", "nxbridge", "demo", "--batch-window", "1", "--timeout", "60"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -54,7 +54,7 @@ def test_demo_exits_1_and_names_the_differences_when_the_outcome_is_not_the_expe
     expected["customers"].remove("lena.fischer@example.de")
     expected_file.write_text(json.dumps(expected), encoding="utf-8")
 
-    status = run_demo(argparse.Namespace(events=events, batch_window=0.2, timeout=60.0, verbose=False))
+    status = run_demo(argparse.Namespace(events=events, batch_window=1.0, timeout=60.0, verbose=False))
 
     out = capsys.readouterr().out
     assert status == 1

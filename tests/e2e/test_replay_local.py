@@ -6,14 +6,13 @@ import io
 import json
 from collections.abc import Callable
 
-import boto3
 import pytest
-import requests
 
 from nxbridge.cli import build_parser
 from nxbridge.replay import cli as replay_cli
-from nxbridge_dev.local.demo import load_deliveries, post
+from nxbridge_dev.local.deploy import STACK_NAME
 from nxbridge_dev.local.stack import LocalStack
+from tests.fixtures.local import reject_tom_for_his_seat
 
 pytestmark = pytest.mark.e2e
 
@@ -21,23 +20,15 @@ StartStack = Callable[..., LocalStack]
 SEAT = "new.agent@example.com"
 
 
-def dlq(*argv: str) -> tuple[int, str]:
-    """``nxbridge dlq ...`` in this process: the stack has set AWS_ENDPOINT_URL, QUEUE_URL and DLQ_URL.
+def dlq(*argv: str, stack: str = STACK_NAME) -> tuple[int, str]:
+    """``nxbridge dlq ... --stack nxbridge`` in this process, which the local stack pointed at its embedded AWS.
 
     No long polling: the embedded moto answers an empty receive at once and exactly.
     """
     out, err = io.StringIO(), io.StringIO()
-    status = replay_cli.run(build_parser().parse_args(["dlq", *argv, "--wait-seconds", "0"]), out=out, err=err)
+    args = ["dlq", *argv, "--stack", stack, "--wait-seconds", "0"]
+    status = replay_cli.run(build_parser().parse_args(args), out=out, err=err)
     return status, out.getvalue()
-
-
-def reject_tom_for_his_seat(stack: LocalStack) -> None:
-    """Post the sample whose seat NXCloud does not know; wait until the drain has dead-lettered it."""
-    [delivery] = [d for d in load_deliveries() if d.name == "demo/nxcloud-unknown-seat.json"]
-    with requests.Session() as session:
-        assert post(session, stack.base_url, delivery).status == 202
-    status = stack.wait_settled(30)
-    assert status["dlq"]["depth"] == 1
 
 
 def stored_tom(stack: LocalStack) -> list[dict[str, object]]:
@@ -99,17 +90,12 @@ def test_a_replay_rejected_again_comes_back_with_its_history(start_local_stack: 
     assert record["history"][0]["errorCode"] == "12148"
 
 
-def test_the_cli_finds_the_local_queues_through_a_stack_name(start_local_stack: StartStack) -> None:
+def test_the_cli_finds_the_local_queues_through_the_stack_name(start_local_stack: StartStack) -> None:
     stack = start_local_stack(nxcloud_strict_binding=True)
     reject_tom_for_his_seat(stack)
-    resources = stack.require_resources()
-    template = {
-        "Resources": {"Unused": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {"QueueUrl": {"Value": resources.queue_url}, "DlqUrl": {"Value": resources.dlq_url}},
-    }
-    cloudformation = boto3.client("cloudformation", endpoint_url=resources.endpoint_url, region_name=resources.region)
-    cloudformation.create_stack(StackName="nxbridge-local", TemplateBody=json.dumps(template))
-    status, out = dlq("stats", "--stack", "nxbridge-local", "--json")
+
+    status, out = dlq("stats", "--json")
+
     assert status == 0
     assert json.loads(out)["by_error_code"] == {"12148": 1}
-    assert dlq("stats", "--stack", "no-such-stack")[0] == 2
+    assert dlq("stats", stack="no-such-stack")[0] == 2

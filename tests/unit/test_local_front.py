@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 from nxbridge_dev.local.front import (
     HttpRequest,
     build_v2_event,
-    endpoint_of,
     is_text_content_type,
+    match_path,
     response_from_result,
 )
 
@@ -31,9 +31,9 @@ def _request(
 
 
 def _event(request: HttpRequest) -> dict[str, Any]:
-    endpoint = endpoint_of(request.target.split("?", 1)[0])
-    assert endpoint is not None
-    return build_v2_event(request, endpoint=endpoint, host="127.0.0.1:3000", region="eu-west-1")
+    parameters = match_path("/webhooks/{endpoint}", request.target.split("?", 1)[0])
+    assert parameters is not None
+    return build_v2_event(request, path_parameters=parameters, host="127.0.0.1:3000", region="eu-west-1")
 
 
 def test_event_parses_as_powertools_v2_model_with_route_and_path_parameter() -> None:
@@ -104,11 +104,14 @@ def test_absent_parts_are_omitted_not_empty() -> None:
     assert event["rawQueryString"] == ""
 
 
-def test_endpoint_is_exactly_one_path_segment_url_decoded() -> None:
-    assert endpoint_of("/webhooks/shop%201") == "shop 1"
-    assert endpoint_of("/webhooks/") is None
-    assert endpoint_of("/webhooks/a/b") is None
-    assert endpoint_of("/other/a") is None
+def test_a_path_parameter_is_exactly_one_path_segment_url_decoded() -> None:
+    route = "/webhooks/{endpoint}"
+    assert match_path(route, "/webhooks/shop%201") == {"endpoint": "shop 1"}
+    assert match_path(route, "/webhooks/") is None
+    assert match_path(route, "/webhooks/a/b") is None
+    assert match_path(route, "/other/a") is None
+    assert match_path("/webhooks/{endpoint}/token", "/webhooks/contact/token") == {"endpoint": "contact"}
+    assert match_path("/webhooks/{endpoint}/token", "/webhooks/contact/other") is None
 
 
 def test_proxy_result_becomes_status_headers_cookies_and_body() -> None:

@@ -1,24 +1,21 @@
-"""The embedded AWS of the local stack: moto's server on loopback, provisioned like template.yaml."""
+"""The embedded AWS of the local stack: moto's server on loopback, into which template.yaml is deployed."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import boto3.session
 import requests
 from moto.server import ThreadedMotoServer
+from moto.sqs.models import sqs_backends
+
+from nxbridge_dev.local import moto_cloudformation
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_ssm import SSMClient
 
 # moto accepts any credentials; fixed fake ones guarantee that nothing the stack starts can reach real AWS.
 FAKE_CREDENTIALS: dict[str, str] = {
@@ -27,43 +24,6 @@ FAKE_CREDENTIALS: dict[str, str] = {
     "AWS_SESSION_TOKEN": "testing",
 }
 ACCOUNT_ID = "123456789012"  # moto's default account
-
-QUEUE_NAME = "CustomersQueue"
-DLQ_NAME = "CustomersDLQ"
-WEBHOOK_SECRETS_NAME = "nxbridge/local/webhook-secrets"
-NXCLOUD_SECRET_NAME = "nxbridge/local/nxcloud"  # noqa: S105 - a name, not a secret
-ENDPOINTS_PARAMETER = "/nxbridge/local/endpoints"
-IDEMPOTENCY_TABLE = "nxbridge-local-idempotency"
-# Powertools idempotency's default TTL attribute.
-IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
-
-MAX_RECEIVE_COUNT = 5
-QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    """Queue attributes that differ locally: the visibility timeout is short so retries show up in seconds."""
-
-    visibility_timeout: int = 10
-    max_receive_count: int = MAX_RECEIVE_COUNT
-
-
-@dataclass(frozen=True)
-class LocalResources:
-    """What :meth:`LocalAws.provision` created, by the names the handlers' settings use."""
-
-    endpoint_url: str
-    region: str
-    queue_url: str
-    queue_arn: str
-    dlq_url: str
-    dlq_arn: str
-    webhook_secrets_arn: str
-    nxcloud_secret_arn: str
-    endpoints_parameter: str
-    idempotency_table: str
 
 
 class LocalAws:
@@ -90,6 +50,7 @@ class LocalAws:
         """Start the server on a free port and wipe any moto state this process still holds."""
         # moto's server logs every request through werkzeug; the stack reports what matters itself.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        moto_cloudformation.install()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self._endpoint_url = f"http://{host}:{port}"
@@ -125,68 +86,16 @@ class LocalAws:
                 )
             return self._clients[service]
 
+    def detach_moto_event_sources(self) -> None:
+        """Keep moto from playing the SQS event source mappings itself; the local stack's poller plays them.
+
+        moto receives a message the moment it is sent to a mapped queue and invokes the function in Docker (and,
+        with no Docker, puts it back having counted a receive). The mappings stay as deployed.
+        """
+        for queue in sqs_backends[ACCOUNT_ID][self.region].queues.values():
+            queue.lambda_event_source_mappings.clear()
+
     def sqs(self) -> SQSClient:
         """An SQS client on this server."""
         client: SQSClient = self.client("sqs")
         return client
-
-    def provision(
-        self,
-        *,
-        endpoints_document: str,
-        webhook_secrets: Mapping[str, Any],
-        nxcloud_secret: Mapping[str, Any],
-        queues: QueueSettings,
-    ) -> LocalResources:
-        """Create the template's resources: queues with redrive, both secrets, the endpoints parameter, the table."""
-        sqs = self.sqs()
-        dlq_url = sqs.create_queue(
-            QueueName=DLQ_NAME,
-            Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS), "SqsManagedSseEnabled": "true"},
-        )["QueueUrl"]
-        dlq_arn = _queue_arn(sqs, dlq_url)
-        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queues.max_receive_count)}
-        queue_url = sqs.create_queue(
-            QueueName=QUEUE_NAME,
-            Attributes={
-                "VisibilityTimeout": str(queues.visibility_timeout),
-                "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
-                "SqsManagedSseEnabled": "true",
-                "RedrivePolicy": json.dumps(redrive),
-            },
-        )["QueueUrl"]
-
-        secrets: SecretsManagerClient = self.client("secretsmanager")
-        webhook_arn = secrets.create_secret(Name=WEBHOOK_SECRETS_NAME, SecretString=json.dumps(webhook_secrets))["ARN"]
-        nxcloud_arn = secrets.create_secret(Name=NXCLOUD_SECRET_NAME, SecretString=json.dumps(nxcloud_secret))["ARN"]
-
-        ssm: SSMClient = self.client("ssm")
-        ssm.put_parameter(Name=ENDPOINTS_PARAMETER, Value=endpoints_document, Type="String")
-
-        dynamodb: DynamoDBClient = self.client("dynamodb")
-        dynamodb.create_table(
-            TableName=IDEMPOTENCY_TABLE,
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        dynamodb.update_time_to_live(
-            TableName=IDEMPOTENCY_TABLE,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
-        )
-        return LocalResources(
-            endpoint_url=self.endpoint_url,
-            region=self.region,
-            queue_url=queue_url,
-            queue_arn=_queue_arn(sqs, queue_url),
-            dlq_url=dlq_url,
-            dlq_arn=dlq_arn,
-            webhook_secrets_arn=webhook_arn,
-            nxcloud_secret_arn=nxcloud_arn,
-            endpoints_parameter=ENDPOINTS_PARAMETER,
-            idempotency_table=IDEMPOTENCY_TABLE,
-        )
-
-
-def _queue_arn(sqs: SQSClient, queue_url: str) -> str:
-    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

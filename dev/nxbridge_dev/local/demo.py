@@ -325,7 +325,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "only if the outcome is exactly what events/demo/expected.json describes.",
     )
     parser.add_argument("--events", type=Path, default=EVENTS_DIR, help="the events directory (default: events/)")
-    parser.add_argument("--batch-window", type=float, default=0.5, help="drain batching window in seconds (0.5)")
+    parser.add_argument(
+        "--batch-window", type=float, default=None, help="drain batching window in seconds (the template's default)"
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the pipeline to settle")
     parser.add_argument("--verbose", action="store_true", help="show the functions' logs and metrics")
     parser.set_defaults(func=run_demo)

@@ -1,8 +1,9 @@
-"""The local HTTP front: what API Gateway's HttpApi does in front of the IngestFunction.
+"""The local HTTP front: what API Gateway's HttpApi does in front of the functions.
 
-Each request to a route of template.yaml (``POST``/``OPTIONS /webhooks/{endpoint}``, ``GET
-/webhooks/{endpoint}/token``) becomes the payload-format-2.0 event the real HttpApi would send,
-the ingest handler is invoked with it, and its proxy response is written back. ``GET /_local/status`` is the
+The routes are the deployed HTTP API's (``POST``/``OPTIONS /webhooks/{endpoint}``, ``GET
+/webhooks/{endpoint}/token`` in template.yaml), each bound to the function its integration invokes. A request
+to a route becomes the payload-format-2.0 event the real HttpApi would send, the function is invoked with it,
+and its proxy response is written back; anything else gets HttpApi's 404. ``GET /_local/status`` is the
 stack's own status page; requests under a mounted prefix (the console at ``/_console/``) go to the app mounted there.
 """
 
@@ -27,15 +28,9 @@ from nxbridge.observability import logger
 from nxbridge_dev.local.aws import ACCOUNT_ID
 from nxbridge_dev.local.functions import LocalFunction
 
-WEBHOOK_PREFIX = "/webhooks/"
 STATUS_PATH = "/_local/status"
+# The webhook route, the path of the events make_demo_events.py writes.
 ROUTE_PATH = "/webhooks/{endpoint}"
-FORM_TIMING_ROUTE_PATH = "/webhooks/{endpoint}/token"
-# The IngestFunction's HttpApi routes in template.yaml; anything else gets HttpApi's 404, as in AWS.
-ROUTE_METHODS = frozenset({"POST", "OPTIONS"})
-ROUTES: frozenset[tuple[str, str]] = frozenset(
-    {*((method, ROUTE_PATH) for method in ROUTE_METHODS), ("GET", FORM_TIMING_ROUTE_PATH)}
-)
 API_ID = "local"
 # API Gateway's own limit on a request payload.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
@@ -77,32 +72,46 @@ def is_text_content_type(content_type: str | None) -> bool:
     return media.startswith("text/") or media in _TEXT_TYPES
 
 
-def endpoint_of(path: str) -> str | None:
-    """The ``{endpoint}`` path parameter when ``path`` matches ``/webhooks/{endpoint}``, else None."""
-    if not path.startswith(WEBHOOK_PREFIX):
-        return None
-    segment = path[len(WEBHOOK_PREFIX) :]
-    if not segment or "/" in segment:
-        return None
-    return unquote(segment)
+@dataclass(frozen=True)
+class Route:
+    """One route of the HTTP API: ``method path`` (with ``{name}`` path parameters) and the function it invokes."""
+
+    method: str
+    path: str
+    function: LocalFunction
 
 
-def route_of(method: str, path: str) -> tuple[str, str] | None:
-    """``(route path, endpoint)`` when ``method path`` is one of the template's routes, else None."""
-    suffix = FORM_TIMING_ROUTE_PATH.removeprefix(ROUTE_PATH)
-    candidates = [(ROUTE_PATH, endpoint_of(path))]
-    if path.endswith(suffix):
-        candidates.append((FORM_TIMING_ROUTE_PATH, endpoint_of(path.removesuffix(suffix))))
-    for route, endpoint in candidates:
-        if endpoint is not None and (method, route) in ROUTES:
-            return route, endpoint
-    return None
+def match_path(template: str, path: str) -> dict[str, str] | None:
+    """The path parameters when ``path`` matches the route path ``template`` (``{name}``: one segment), else None."""
+    expected, actual = template.split("/"), path.split("/")
+    if not path.startswith("/") or len(expected) != len(actual):
+        return None
+    parameters: dict[str, str] = {}
+    for pattern, segment in zip(expected, actual, strict=True):
+        if pattern.startswith("{") and pattern.endswith("}"):
+            if not segment:
+                return None
+            parameters[pattern[1:-1]] = unquote(segment)
+        elif pattern != segment:
+            return None
+    return parameters
 
 
 def build_v2_event(
-    request: HttpRequest, *, endpoint: str, host: str, region: str, route_path: str = ROUTE_PATH
+    request: HttpRequest,
+    *,
+    host: str,
+    region: str,
+    endpoint: str | None = None,
+    route_path: str = ROUTE_PATH,
+    path_parameters: Mapping[str, str] | None = None,
+    api_id: str = API_ID,
 ) -> dict[str, Any]:
-    """The API Gateway HTTP API event (payload format 2.0) for ``request`` on ``{method} {route_path}``."""
+    """The API Gateway HTTP API event (payload format 2.0) for ``request`` on ``{method} {route_path}``.
+
+    The path parameters are ``path_parameters``, or ``{"endpoint": endpoint}`` for the webhook route.
+    """
+    parameters = dict(path_parameters) if path_parameters is not None else {"endpoint": endpoint or ""}
     url = urlsplit(request.target)
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -137,7 +146,7 @@ def build_v2_event(
         "headers": headers,
         "requestContext": {
             "accountId": ACCOUNT_ID,
-            "apiId": API_ID,
+            "apiId": api_id,
             "domainName": host,
             "domainPrefix": host.split(".", 1)[0],
             "http": {
@@ -153,7 +162,7 @@ def build_v2_event(
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },
-        "pathParameters": {"endpoint": endpoint},
+        "pathParameters": parameters,
         "isBase64Encoded": False,
     }
     # HttpApi omits absent parts instead of sending empty ones.
@@ -198,20 +207,22 @@ def _gateway_error(status: int, message: str) -> HttpResponse:
 
 
 class Front:
-    """A threaded HTTP server on loopback that routes webhooks to the ingest function."""
+    """A threaded HTTP server on loopback that routes requests to the functions behind the HTTP API's routes."""
 
     def __init__(
         self,
-        ingest: LocalFunction,
+        routes: Sequence[Route],
         status: StatusProvider,
         *,
+        api_id: str = API_ID,
         host: str = "127.0.0.1",
         port: int = 3000,
         access_log: Callable[[str], None] | None = None,
         mounts: Mapping[str, Mount] | None = None,
     ) -> None:
-        self.ingest = ingest
+        self.routes = list(routes)
         self.status = status
+        self.api_id = api_id
         self.access_log = access_log
         self.mounts = dict(mounts or {})
         # What the console shows per endpoint; API Gateway itself keeps no such record.
@@ -242,8 +253,17 @@ class Front:
             self._thread = None
         self._server.server_close()
 
+    def route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route ``method path`` takes and its path parameters; None when no route matches (HttpApi's 404)."""
+        for route in self.routes:
+            if route.method == method:
+                parameters = match_path(route.path, path)
+                if parameters is not None:
+                    return route, parameters
+        return None
+
     def handle(self, request: HttpRequest, host: str) -> HttpResponse:
-        """Route one request: a webhook goes to the ingest handler, the status path to the stack."""
+        """Route one request: a route's function gets the event, the status path goes to the stack."""
         path = urlsplit(request.target).path
         for prefix, mount in self.mounts.items():
             if path == prefix or path.startswith(f"{prefix}/"):
@@ -252,21 +272,28 @@ class Front:
             return HttpResponse(
                 200, [("Content-Type", "application/json")], (json.dumps(self.status(), indent=2) + "\n").encode()
             )
-        route = route_of(request.method, path)
-        if route is None:
+        found = self.route(request.method, path)
+        if found is None:
             return _gateway_error(404, "Not Found")
-        route_path, endpoint = route
-        if request.method == "POST":
-            self.last_webhook[endpoint] = dt.datetime.now(dt.UTC)
+        route, parameters = found
+        if request.method == "POST" and "endpoint" in parameters:
+            self.last_webhook[parameters["endpoint"]] = dt.datetime.now(dt.UTC)
             self.webhooks_received += 1
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return _gateway_error(413, "Request Entity Too Large")
-        event = build_v2_event(request, endpoint=endpoint, host=host, region=self.ingest.region, route_path=route_path)
+        event = build_v2_event(
+            request,
+            host=host,
+            region=route.function.region,
+            route_path=route.path,
+            path_parameters=parameters,
+            api_id=self.api_id,
+        )
         try:
-            result = self.ingest.invoke(event)
+            result = route.function.invoke(event)
         except Exception:
             # An unhandled error in the function is what HttpApi reports as a bare 500.
-            logger.exception("ingest handler raised", extra={"endpoint": endpoint})
+            logger.exception("function raised", extra={"route": f"{route.method} {route.path}"})
             return _gateway_error(500, "Internal Server Error")
         return response_from_result(result)
 

@@ -6,7 +6,7 @@ import importlib
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +35,23 @@ class LambdaContext:
 
 
 @dataclass
-class LocalFunction:
-    """One deployed function: its handler, timeout and memory, invoked one event at a time.
+class ExecutionEnvironment:
+    """One warm execution environment: a handler with its own cold start, never running two events at once."""
 
-    A lock serializes invocations: like a single warm execution environment, the handler never runs
-    twice at once, so module-level caches see the same concurrency they see in Lambda.
+    handler: Handler
+    # What the handler builds on its first invocation (None for a bare handler).
+    dependency: Lazy[Any] | None = None
+    busy: bool = False
+
+
+@dataclass
+class LocalFunction:
+    """One deployed function: its configuration and the execution environments that run its invocations.
+
+    ``handler`` and ``dependency`` are the first environment's. An environment runs one event at a time, so
+    module-level caches see the concurrency they see in Lambda. With ``new_environment``, an invocation that
+    finds every environment busy gets a new one (a cold start), as Lambda scales; without it, invocations wait
+    for the one environment.
     """
 
     name: str
@@ -47,19 +59,54 @@ class LocalFunction:
     region: str
     timeout_seconds: float
     memory_mb: int = 512
-    # What the handler builds on its first invocation (None for a bare handler).
     dependency: Lazy[Any] | None = None
+    arn: str | None = None
+    new_environment: Callable[[], ExecutionEnvironment] | None = None
     invocations: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _environments: list[ExecutionEnvironment] = field(default_factory=list, repr=False)
+    _idle: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def __post_init__(self) -> None:
+        self._environments.append(ExecutionEnvironment(self.handler, self.dependency))
 
     @classmethod
     def cold(
-        cls, name: str, module: str, *, region: str, timeout_seconds: float, memory_mb: int = 512
+        cls,
+        name: str,
+        module: str,
+        *,
+        env: Mapping[str, str],
+        region: str,
+        timeout_seconds: float,
+        memory_mb: int = 512,
+        arn: str | None = None,
+        scales: bool = False,
     ) -> LocalFunction:
-        """The function whose handler is ``module``'s, in a new execution environment (its own cold start)."""
+        """The function whose handler is ``module``'s, each environment built from ``env`` on its first event."""
         handlers = importlib.import_module(module)
-        dependency: Lazy[Any] = handlers.build_dependency()
-        return cls(name, handlers.make_handler(dependency), region, timeout_seconds, memory_mb, dependency)
+        environment = dict(env)
+
+        def fresh() -> ExecutionEnvironment:
+            dependency: Lazy[Any] = handlers.build_dependency(environment)
+            return ExecutionEnvironment(handlers.make_handler(dependency), dependency)
+
+        first = fresh()
+        return cls(
+            name,
+            first.handler,
+            region,
+            timeout_seconds,
+            memory_mb,
+            first.dependency,
+            arn=arn,
+            new_environment=fresh if scales else None,
+        )
+
+    @property
+    def environments(self) -> int:
+        """How many execution environments the function has (1 until two invocations overlap)."""
+        with self._idle:
+            return len(self._environments)
 
     def context(self) -> LambdaContext:
         """A fresh context for one invocation."""
@@ -68,7 +115,7 @@ class LocalFunction:
         return LambdaContext(
             function_name=self.name,
             memory_limit_in_mb=self.memory_mb,
-            invoked_function_arn=f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}",
+            invoked_function_arn=self.arn or f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.name}",
             aws_request_id=request_id,
             deadline_ms=now_ms + int(self.timeout_seconds * 1000),
             log_group_name=f"/aws/lambda/{self.name}",
@@ -76,7 +123,25 @@ class LocalFunction:
         )
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        """Call the handler with ``event`` and a new context; exceptions propagate to the caller (the event source)."""
-        with self._lock:
-            self.invocations += 1
-            return self.handler(event, self.context())
+        """Call a free environment's handler with ``event`` and a new context; exceptions propagate to the caller."""
+        environment = self._acquire()
+        try:
+            return environment.handler(event, self.context())
+        finally:
+            with self._idle:
+                environment.busy = False
+                self._idle.notify()
+
+    def _acquire(self) -> ExecutionEnvironment:
+        with self._idle:
+            while True:
+                # The first free one: like Lambda, warm environments are reused before new ones start.
+                environment = next((e for e in self._environments if not e.busy), None)
+                if environment is None and self.new_environment is not None:
+                    environment = self.new_environment()
+                    self._environments.append(environment)
+                if environment is not None:
+                    environment.busy = True
+                    self.invocations += 1
+                    return environment
+                self._idle.wait()

@@ -1,15 +1,17 @@
 """The local SQS event source mapping: poll CustomersQueue and invoke the drain function as Lambda would.
 
-Semantics kept from the real mapping (BatchSize 100, MaximumBatchingWindowInSeconds, ReportBatchItemFailures):
-gather up to ``batch_size`` messages, 10 per ReceiveMessage, until the batch is full or the batching window
-that opened with the first message closes; invoke once with the SQS event; delete exactly the messages the
-response does not list in ``batchItemFailures``. An exception or a malformed response fails the whole batch.
-Failed messages are left alone: they come back when their visibility timeout ends, and after the queue's
-maxReceiveCount SQS itself (moto) moves them to the DLQ. One poller means a maximum concurrency of 1.
+Semantics kept from the real mapping (BatchSize, MaximumBatchingWindowInSeconds, ScalingConfig's
+MaximumConcurrency, ReportBatchItemFailures): gather up to ``batch_size`` messages, 10 per ReceiveMessage, until
+the batch is full or the batching window that opened with the first message closes; invoke once with the SQS
+event; delete exactly the messages the response does not list in ``batchItemFailures`` (without
+ReportBatchItemFailures the response is not read and a return deletes the whole batch). An exception or a
+malformed response fails the whole batch. Failed messages are left alone: they come back when their visibility
+timeout ends, and after the queue's maxReceiveCount SQS itself (moto) moves them to the DLQ.
+``max_concurrency`` pollers gather and invoke side by side, so at most that many invocations run at once.
 
 The drain answers only with the messages to retry; to tell synced from dead-lettered among the acknowledged
-ones, the poller counts how much the DLQ grew during each invocation (nothing else writes to it meanwhile:
-moto's redrive happens inside this poller's ReceiveMessage calls).
+ones, the poller counts the messages each invocation sends to the DLQ itself (SendMessage and SendMessageBatch
+through boto3's default session, which the functions' clients come from), apart from what SQS redrives.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import boto3
+
 from nxbridge.aws.clients import OPERATOR
-from nxbridge.aws.sqs import MAX_BATCH_ENTRIES, delete_batch, queue_counts
+from nxbridge.aws.sqs import MAX_BATCH_ENTRIES, delete_batch
 from nxbridge.observability import logger
 from nxbridge_dev.local.functions import LocalFunction
 
@@ -105,8 +109,55 @@ def failed_message_ids(response: Any, message_ids: Sequence[str]) -> set[str]:
     return failed
 
 
+class QueueSends:
+    """Counts the messages a thread sends to one queue through boto3's default session, between start and stop."""
+
+    _OPERATIONS = ("SendMessage", "SendMessageBatch")
+
+    def __init__(self, queue_url: str) -> None:
+        self.queue_name = _queue_name(queue_url)
+        self._local = threading.local()
+        self._session: Any = None
+
+    def install(self) -> None:
+        """Listen to the sends of every SQS client created from boto3's default session from now on."""
+        # The session boto3.client() uses; its clients copy the handlers registered here when they are created.
+        self._session = boto3._get_default_session()
+        for operation in self._OPERATIONS:
+            self._session.events.register(f"before-parameter-build.sqs.{operation}", self._note_queue)
+            self._session.events.register(f"after-call.sqs.{operation}", self._count)
+
+    def uninstall(self) -> None:
+        """Stop listening (clients created meanwhile keep calling, and are ignored)."""
+        if self._session is None:
+            return
+        for operation in self._OPERATIONS:
+            self._session.events.unregister(f"before-parameter-build.sqs.{operation}", self._note_queue)
+            self._session.events.unregister(f"after-call.sqs.{operation}", self._count)
+        self._session = None
+
+    def start(self) -> None:
+        """Count the calling thread's sends from now on, from zero."""
+        self._local.count = 0
+
+    def stop(self) -> int:
+        """Stop counting the calling thread's sends; how many messages reached the queue since :meth:`start`."""
+        count: int = getattr(self._local, "count", None) or 0
+        self._local.count = None
+        return count
+
+    def _note_queue(self, params: Mapping[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
+        context["nxbridge_local_queue"] = _queue_name(str(params.get("QueueUrl", "")))
+
+    def _count(self, parsed: Mapping[str, Any], context: Mapping[str, Any], model: Any, **kwargs: Any) -> None:
+        if getattr(self._local, "count", None) is None or context.get("nxbridge_local_queue") != self.queue_name:
+            return
+        batch = model.name == "SendMessageBatch"
+        self._local.count += len(parsed.get("Successful", [])) if batch else int("MessageId" in parsed)
+
+
 class SqsPoller:
-    """Polls one queue in a background thread and invokes one function with SQS events."""
+    """Polls one queue from ``max_concurrency`` background threads and invokes one function with SQS events."""
 
     def __init__(
         self,
@@ -119,6 +170,8 @@ class SqsPoller:
         dlq_url: str | None = None,
         batch_size: int = 100,
         batching_window: float = 1.0,
+        max_concurrency: int = 1,
+        report_batch_item_failures: bool = True,
         idle_interval: float = 0.1,
     ) -> None:
         self.sqs = sqs
@@ -129,11 +182,15 @@ class SqsPoller:
         self.dlq_url = dlq_url
         self.batch_size = batch_size
         self.batching_window = batching_window
+        self.max_concurrency = max_concurrency
+        self.report_batch_item_failures = report_batch_item_failures
         self.idle_interval = idle_interval
         self._stats = PollerStats()
         self._stats_lock = threading.Lock()
+        self._in_hand: dict[int, int] = {}
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._dlq_sends = QueueSends(dlq_url) if dlq_url is not None else None
 
     def stats(self) -> dict[str, int]:
         """A consistent snapshot of the counters."""
@@ -141,17 +198,25 @@ class SqsPoller:
             return asdict(self._stats)
 
     def start(self) -> None:
-        """Poll in a background thread until :meth:`stop`."""
+        """Poll from ``max_concurrency`` background threads until :meth:`stop`."""
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="nxbridge-poller", daemon=True)
-        self._thread.start()
+        if self._dlq_sends is not None:
+            self._dlq_sends.install()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"nxbridge-poller-{n}", daemon=True)
+            for n in range(self.max_concurrency)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
-        """Finish the batch in hand (its messages are deleted or left to retry as usual), then stop."""
+        """Finish the batches in hand (their messages are deleted or left to retry as usual), then stop."""
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        if self._dlq_sends is not None:
+            self._dlq_sends.uninstall()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -185,8 +250,7 @@ class SqsPoller:
             if received and window_ends is None:
                 window_ends = time.monotonic() + self.batching_window
             messages.extend(received)
-            with self._stats_lock:
-                self._stats.in_hand = len(messages)
+            self._hold(len(messages))
             if window_ends is None:
                 return messages
             remaining = window_ends - time.monotonic()
@@ -199,7 +263,8 @@ class SqsPoller:
     def _invoke(self, messages: list[MessageTypeDef]) -> None:
         event = {"Records": [sqs_record(m, queue_arn=self.queue_arn, region=self.region) for m in messages]}
         ids = [m["MessageId"] for m in messages]
-        dlq_before = self._dlq_total()
+        if self._dlq_sends is not None:
+            self._dlq_sends.start()
         try:
             response = self.function.invoke(event)
         except Exception:
@@ -207,11 +272,13 @@ class SqsPoller:
             failed = set(ids)
             errored = True
         else:
-            failed = failed_message_ids(response, ids)
+            # Without ReportBatchItemFailures Lambda does not read the response: returning means the batch succeeded.
+            failed = failed_message_ids(response, ids) if self.report_batch_item_failures else set()
             errored = False
+        finally:
+            dead_lettered = self._dlq_sends.stop() if self._dlq_sends is not None else 0
         done = [m for m in messages if m["MessageId"] not in failed]
         deleted = self._delete(done)
-        dead_lettered = max(0, self._dlq_total() - dlq_before)
         with self._stats_lock:
             self._stats.batches += 1
             self._stats.invocation_errors += int(errored)
@@ -219,13 +286,14 @@ class SqsPoller:
             self._stats.acknowledged += deleted
             self._stats.failed += len(messages) - len(done)
             self._stats.dead_lettered += dead_lettered
-            self._stats.in_hand = 0
             self._stats.last_batch_size = len(messages)
+        self._hold(0)
 
-    def _dlq_total(self) -> int:
-        if self.dlq_url is None:
-            return 0
-        return queue_counts(self.sqs, self.dlq_url).total
+    def _hold(self, count: int) -> None:
+        """Record how many messages the calling poller thread holds; ``in_hand`` is the sum over the threads."""
+        with self._stats_lock:
+            self._in_hand[threading.get_ident()] = count
+            self._stats.in_hand = sum(self._in_hand.values())
 
     def _delete(self, messages: list[MessageTypeDef]) -> int:
         entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
@@ -236,6 +304,10 @@ class SqsPoller:
             # A receipt handle goes stale when the handler outlived the visibility timeout; SQS redelivers.
             logger.warning("delete failed", extra={"code": failure.code, "entry": failure.id})
         return len(result.done)
+
+
+def _queue_name(queue_url: str) -> str:
+    return queue_url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _b64(value: bytes | str) -> str:

@@ -1,14 +1,19 @@
-"""The whole bridge in one process (``nxbridge run``): embedded AWS, NXCloud simulator, HTTP front, SQS poller.
+"""The whole bridge in one process (``nxbridge run``): template.yaml deployed into an embedded AWS, the NXCloud
+simulator, an HTTP front for the HTTP API and a poller for the SQS event source mapping.
 
-The functions are the real ones (``nxbridge.handlers.ingest``, ``nxbridge.handlers.drain``), each in a fresh
-execution environment, invoked with the events API Gateway and the SQS event source mapping would send; the stack
-only plays AWS.
+At start the template is transformed (SAM's translator) and created as stack ``nxbridge`` in moto's
+CloudFormation, with the local values as parameter overrides; then the secrets and the endpoint configuration
+are stored where the stack's outputs say, as an operator does after ``sam deploy``. Everything else is read back
+from the stack: each function runs the real handler (``nxbridge.handlers.<code dir>``) with its deployed
+environment, timeout and memory; the poller runs with the event source mapping's batching and concurrency; the
+front serves the HTTP API's routes. The stack only plays AWS.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import json
 import os
 import re
@@ -24,11 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from nxbridge.aws.sqs import queue_counts
 from nxbridge.endpoints import EndpointsDocument, parse_endpoints
-from nxbridge_dev.local.aws import FAKE_CREDENTIALS, LocalAws, LocalResources, QueueSettings
+from nxbridge_dev.local.aws import FAKE_CREDENTIALS, LocalAws
 from nxbridge_dev.local.console import CONSOLE_PREFIX, LocalConsole, local_console
-from nxbridge_dev.local.front import Front
+from nxbridge_dev.local.deploy import DeployedFunction, DeployError, Deployment, deploy
+from nxbridge_dev.local.front import Front, Route
 from nxbridge_dev.local.functions import LocalFunction
 from nxbridge_dev.local.poller import SqsPoller
+from nxbridge_dev.local.template import PackagedTemplate, TemplateError, default_cache_dir, load_template
 from nxbridge_dev.simulator import (
     DEFAULT_ACCESS_KEY,
     DEFAULT_ACCESS_SECRET,
@@ -38,45 +45,41 @@ from nxbridge_dev.simulator import (
     Simulator,
 )
 
-# The repository checkout this package lives in (layers/nxbridge/local/stack.py -> the root).
+# The repository checkout this package lives in (dev/nxbridge_dev/local/stack.py -> the root).
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_REGION = "us-east-1"
-# The functions' timeouts in template.yaml; the drain stops calling NXCloud when its deadline nears.
-INGEST_TIMEOUT_SECONDS = 10
-DRAIN_TIMEOUT_SECONDS = 60
+HANDLERS_PACKAGE = "nxbridge.handlers"
 SECRET_OVERRIDE_PREFIX = "WEBHOOK_SECRET_"  # noqa: S105 - a variable name prefix
-# Variables the stack sets for the functions and takes back on stop; ENDPOINTS_FILE is removed so that the
-# ingest reads the SSM parameter, as in AWS.
-_MANAGED_ENV = (
-    *FAKE_CREDENTIALS,
-    "AWS_ENDPOINT_URL",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_PROFILE",
-    "QUEUE_URL",
-    "DLQ_URL",
-    "ENDPOINTS_PARAMETER",
-    "ENDPOINTS_FILE",
-    "WEBHOOK_SECRETS_ARN",
-    "IDEMPOTENCY_TABLE",
-    "NXCLOUD_SECRET_ARN",
-    "NXCLOUD_BASE_URL",
-    "NXCLOUD_TYPE",
-    "NXCLOUD_STRICT_BINDING",
-)
+# Where an operator puts the secrets and the endpoint configuration after deploying (docs/deploy.md).
+WEBHOOK_SECRETS_OUTPUT = "WebhookSecretsArn"
+NXCLOUD_SECRET_OUTPUT = "NXCloudSecretArn"  # noqa: S105 - an output key
+ENDPOINTS_OUTPUT = "EndpointsParameterName"
+# Without ScalingConfig Lambda starts with five concurrent batches.
+DEFAULT_POLLERS = 5
+# Process-wide: the boto3 clients the handlers create read them (their settings come from each function's own
+# environment). Set on start, put back on stop; a service-specific AWS_ENDPOINT_URL_* would win, so it is set aside.
+_PROCESS_ENV = (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
 
 
 class LocalSettings(BaseModel):
-    """Configuration of the local stack: the environment variables of docs/local.md, each with a default."""
+    """Configuration of the local stack: the environment variables of docs/local.md, each with a default.
+
+    None means the template's default: batching and concurrency stay as a deployed stack has them.
+    """
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=0, le=65535, alias="PORT")
     region: str = Field(default=DEFAULT_REGION, alias="AWS_REGION")
-    batch_window: float = Field(default=1.0, ge=0, le=300, alias="BATCH_WINDOW_SECONDS")
-    visibility_timeout: int = Field(default=10, ge=1, le=43200, alias="VISIBILITY_TIMEOUT_SECONDS")
-    max_receive_count: int = Field(default=5, ge=1, le=1000, alias="MAX_RECEIVE_COUNT")
+    template_file: Path = Field(default=ROOT / "template.yaml", alias="TEMPLATE_FILE")
+    cache_dir: Path | None = Field(default_factory=default_cache_dir, alias="TEMPLATE_CACHE_DIR")
+    # `sam deploy --parameter-overrides` syntax: "Key=Value Key2=Value2"; the settings below win over it.
+    parameter_overrides: dict[str, str] = Field(default_factory=dict, alias="PARAMETER_OVERRIDES")
+    batch_window: float | None = Field(default=None, alias="BATCH_WINDOW_SECONDS")
+    max_concurrency: int | None = Field(default=None, alias="MAX_CONCURRENCY")
+    visibility_timeout: int = Field(default=10, alias="VISIBILITY_TIMEOUT_SECONDS")
+    max_receive_count: int = Field(default=5, alias="MAX_RECEIVE_COUNT")
     endpoints_file: Path = Field(default=ROOT / "events" / "endpoints.json", alias="ENDPOINTS_FILE")
     webhook_secrets_file: Path = Field(default=ROOT / "events" / "webhook-secrets.json", alias="WEBHOOK_SECRETS_FILE")
     nxcloud_base_url: str | None = Field(default=None, alias="NXCLOUD_BASE_URL")
@@ -84,8 +87,8 @@ class LocalSettings(BaseModel):
     nxcloud_access_secret: SecretStr = Field(default=SecretStr(DEFAULT_ACCESS_SECRET), alias="NXCLOUD_ACCESS_SECRET")
     nxcloud_tenant_id: int = Field(default=DEFAULT_TENANT_ID, alias="NXCLOUD_TENANT_ID")
     nxcloud_app_key: str = Field(default=DEFAULT_APP_KEY, alias="NXCLOUD_APP_KEY")
-    nxcloud_type: int = Field(default=1, ge=0, le=2, alias="NXCLOUD_TYPE")
-    nxcloud_strict_binding: bool = Field(default=False, alias="NXCLOUD_STRICT_BINDING")
+    nxcloud_type: int | None = Field(default=None, alias="NXCLOUD_TYPE")
+    nxcloud_strict_binding: bool | None = Field(default=None, alias="NXCLOUD_STRICT_BINDING")
     seats: tuple[str, ...] = Field(default=DEFAULT_SEATS, alias="NXCLOUD_SEATS")
     # WEBHOOK_SECRET_<ENDPOINT>=value replaces that endpoint's signing secret.
     secret_overrides: dict[str, str] = Field(default_factory=dict)
@@ -96,6 +99,11 @@ class LocalSettings(BaseModel):
         if isinstance(value, str):
             return tuple(seat.strip() for seat in value.split(",") if seat.strip())
         return value
+
+    @field_validator("parameter_overrides", mode="before")
+    @classmethod
+    def _split_overrides(cls, value: Any) -> Any:
+        return parse_parameter_overrides(value) if isinstance(value, str) else value
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> LocalSettings:
@@ -112,10 +120,53 @@ class LocalSettings(BaseModel):
                 values[cls.model_fields[name].alias or name] = value
         return cls.model_validate(values)
 
+    def stack_parameters(self, nxcloud_base_url: str) -> dict[str, str]:
+        """The parameter overrides the stack is created with (what ``sam deploy --parameter-overrides`` passes)."""
+        chosen: dict[str, Any] = {
+            "NXCloudBaseUrl": nxcloud_base_url,
+            "VisibilityTimeoutSeconds": self.visibility_timeout,
+            "MaxReceiveCount": self.max_receive_count,
+            "BatchingWindowSeconds": self.batch_window,
+            "MaxConcurrency": self.max_concurrency,
+            "NXCloudType": self.nxcloud_type,
+            "NXCloudStrictBinding": self.nxcloud_strict_binding,
+        }
+        given = {key: _parameter_text(value) for key, value in chosen.items() if value is not None}
+        return {**self.parameter_overrides, **given}
+
+
+def parse_parameter_overrides(text: str) -> dict[str, str]:
+    """``Key=Value Key2=Value2`` (``sam deploy --parameter-overrides``) as a dict; ValueError on another shape."""
+    parsed: dict[str, str] = {}
+    for item in text.split():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"parameter override {item!r} is not Key=Value")
+        parsed[key] = value
+    return parsed
+
+
+def _parameter_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
 
 def env_key(endpoint: str) -> str:
     """The ``WEBHOOK_SECRET_<ENDPOINT>`` suffix for an endpoint name: upper case, other characters as ``_``."""
     return re.sub(r"[^A-Z0-9]", "_", endpoint.upper())
+
+
+def function_environment(
+    deployed: Mapping[str, str], literal: frozenset[str], shell: Mapping[str, str]
+) -> dict[str, str]:
+    """The deployed function's environment, where a variable the template sets to a plain value (no Ref) takes
+    the shell's value when the shell has one, as ``sam local`` does; what names the stack's resources or comes from
+    a parameter is always the stack's."""
+    overridden = {name: shell[name] for name in literal & set(deployed) if shell.get(name)}
+    return {**deployed, **overridden}
 
 
 class LocalStack:
@@ -126,8 +177,9 @@ class LocalStack:
         self.access_log = access_log
         self.simulator: Simulator | None = None
         self.aws = LocalAws(settings.region)
-        self.resources: LocalResources | None = None
+        self.deployment: Deployment | None = None
         self.endpoints: list[str] = []
+        self.functions: dict[str, LocalFunction] = {}
         self.ingest: LocalFunction | None = None
         self.drain: LocalFunction | None = None
         self.poller: SqsPoller | None = None
@@ -158,6 +210,7 @@ class LocalStack:
             endpoints,
             settings.secret_overrides,
         )
+        template = load_template(settings.template_file, region=settings.region, cache_dir=settings.cache_dir)
         if settings.nxcloud_base_url is None:
             self.simulator = Simulator(
                 access_key=settings.nxcloud_access_key,
@@ -167,45 +220,38 @@ class LocalStack:
                 seats=settings.seats,
                 host=settings.host,
             ).start()
+        base_url = settings.nxcloud_base_url or (self.simulator.base_url if self.simulator else "")
         self.aws.start()
-        self.resources = self.aws.provision(
-            endpoints_document=endpoints_document,
-            webhook_secrets=webhook_secrets,
-            nxcloud_secret={
-                "accessKey": settings.nxcloud_access_key,
-                "accessSecret": settings.nxcloud_access_secret.get_secret_value(),
-                "tenantId": settings.nxcloud_tenant_id,
-                "appKey": settings.nxcloud_app_key,
-            },
-            queues=QueueSettings(settings.visibility_timeout, settings.max_receive_count),
-        )
-        self._set_env(self._function_env(self.resources))
-        self.ingest = LocalFunction.cold(
-            "IngestFunction",
-            "nxbridge.handlers.ingest",
-            region=settings.region,
-            timeout_seconds=INGEST_TIMEOUT_SECONDS,
-        )
-        self.drain = LocalFunction.cold(
-            "DrainFunction",
-            "nxbridge.handlers.drain",
-            region=settings.region,
-            timeout_seconds=DRAIN_TIMEOUT_SECONDS,
-        )
+        self.deployment = deployment = deploy(self.aws, template, settings.stack_parameters(base_url))
+        self._configure(deployment, endpoints_document, webhook_secrets)
+        self._set_env(self._process_env())
+        source = deployment.event_source
+        self.drain = self._function(template, deployment.function(source.function_arn), scales=True)
+        routes = [
+            Route(r.method, r.path, self._function(template, deployment.function(r.function_arn)))
+            for r in deployment.routes
+        ]
+        if not routes:
+            raise DeployError(f"stack {deployment.stack_name} has no HTTP API route to serve")
+        self.ingest = routes[0].function
         self.poller = SqsPoller(
             self.aws.sqs(),
             self.drain,
-            queue_url=self.resources.queue_url,
-            queue_arn=self.resources.queue_arn,
-            dlq_url=self.resources.dlq_url,
-            region=settings.region,
-            batching_window=settings.batch_window,
+            queue_url=deployment.queue_url,
+            queue_arn=deployment.queue_arn,
+            dlq_url=deployment.dlq_url,
+            region=deployment.region,
+            batch_size=source.batch_size,
+            batching_window=source.batching_window_seconds,
+            max_concurrency=source.maximum_concurrency or DEFAULT_POLLERS,
+            report_batch_item_failures=source.report_batch_item_failures,
         )
         self.poller.start()
         self.console = local_console(self, endpoints)
         self.front = Front(
-            self.ingest,
+            routes,
             self.status,
+            api_id=deployment.routes[0].api_id,
             host=settings.host,
             port=settings.port,
             access_log=self.access_log,
@@ -214,7 +260,7 @@ class LocalStack:
         self.front.start()
 
     def stop(self) -> None:
-        """Stop the front, let the poller finish its batch, drop all AWS state, stop the simulator."""
+        """Stop the front, let the pollers finish their batches, drop all AWS state, stop the simulator."""
         if not self._started:
             return
         self._started = False
@@ -235,34 +281,72 @@ class LocalStack:
     ) -> None:
         self.stop()
 
+    # --- the deployed stack ----------------------------------------------------------------------------
+
+    def _configure(self, deployment: Deployment, endpoints_document: str, webhook_secrets: Mapping[str, Any]) -> None:
+        """Store the signing secrets, the NXCloud credentials and the endpoints where the stack's outputs say."""
+        settings = self.settings
+        missing = [
+            key
+            for key in (WEBHOOK_SECRETS_OUTPUT, NXCLOUD_SECRET_OUTPUT, ENDPOINTS_OUTPUT)
+            if key not in deployment.outputs
+        ]
+        if missing:
+            raise DeployError(f"stack {deployment.stack_name} has no output {', '.join(missing)}: nowhere to store it")
+        credentials = {
+            "accessKey": settings.nxcloud_access_key,
+            "accessSecret": settings.nxcloud_access_secret.get_secret_value(),
+            "tenantId": settings.nxcloud_tenant_id,
+            "appKey": settings.nxcloud_app_key,
+        }
+        secrets = self.aws.client("secretsmanager")
+        secrets.put_secret_value(
+            SecretId=deployment.outputs[WEBHOOK_SECRETS_OUTPUT], SecretString=json.dumps(webhook_secrets)
+        )
+        secrets.put_secret_value(
+            SecretId=deployment.outputs[NXCLOUD_SECRET_OUTPUT], SecretString=json.dumps(credentials)
+        )
+        self.aws.client("ssm").put_parameter(
+            Name=deployment.outputs[ENDPOINTS_OUTPUT], Value=endpoints_document, Type="String", Overwrite=True
+        )
+
+    def _function(
+        self, template: PackagedTemplate, deployed: DeployedFunction, *, scales: bool = False
+    ) -> LocalFunction:
+        """The local function for a deployed one (one per function, whichever event source asks first)."""
+        if deployed.logical_id in self.functions:
+            return self.functions[deployed.logical_id]
+        code_dir = template.code_dirs.get(deployed.logical_id, "")
+        module = f"{HANDLERS_PACKAGE}.{code_dir}"
+        if not code_dir or importlib.util.find_spec(module) is None:
+            raise DeployError(f"{deployed.logical_id}: no module {module} to run its code (CodeUri functions/<name>/)")
+        function = LocalFunction.cold(
+            deployed.name,
+            module,
+            env=function_environment(deployed.environment, template.literal_variables(deployed.logical_id), os.environ),
+            region=self.aws.region,
+            timeout_seconds=deployed.timeout_seconds,
+            memory_mb=deployed.memory_mb,
+            arn=deployed.arn,
+            scales=scales,
+        )
+        self.functions[deployed.logical_id] = function
+        return function
+
     # --- environment -----------------------------------------------------------------------------------
 
-    def _function_env(self, resources: LocalResources) -> dict[str, str | None]:
-        settings = self.settings
-        base_url = settings.nxcloud_base_url or (self.simulator.base_url if self.simulator else None)
+    def _process_env(self) -> dict[str, str | None]:
         return {
             **FAKE_CREDENTIALS,
-            "AWS_ENDPOINT_URL": resources.endpoint_url,
-            "AWS_REGION": resources.region,
-            "AWS_DEFAULT_REGION": resources.region,
+            "AWS_ENDPOINT_URL": self.aws.endpoint_url,
+            "AWS_REGION": self.aws.region,
+            "AWS_DEFAULT_REGION": self.aws.region,
             "AWS_PROFILE": None,
-            "QUEUE_URL": resources.queue_url,
-            "DLQ_URL": resources.dlq_url,
-            "ENDPOINTS_PARAMETER": resources.endpoints_parameter,
-            "ENDPOINTS_FILE": None,
-            "WEBHOOK_SECRETS_ARN": resources.webhook_secrets_arn,
-            "IDEMPOTENCY_TABLE": resources.idempotency_table,
-            "NXCLOUD_SECRET_ARN": resources.nxcloud_secret_arn,
-            "NXCLOUD_BASE_URL": base_url,
-            "NXCLOUD_TYPE": str(settings.nxcloud_type),
-            "NXCLOUD_STRICT_BINDING": str(settings.nxcloud_strict_binding).lower(),
         }
 
     def _set_env(self, values: Mapping[str, str | None]) -> None:
-        # The handlers read os.environ, as in Lambda; the previous values come back on stop. Service-specific
-        # endpoints (AWS_ENDPOINT_URL_SQS, ...) would win over AWS_ENDPOINT_URL, so they are set aside too.
         service_endpoints = [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")]
-        for key in (*_MANAGED_ENV, *service_endpoints):
+        for key in (*_PROCESS_ENV, *service_endpoints):
             self._saved_env.setdefault(key, os.environ.get(key))
         for key in service_endpoints:
             os.environ.pop(key, None)
@@ -300,25 +384,29 @@ class LocalStack:
         """Where a provider posts for ``endpoint``."""
         return f"{self.base_url}/webhooks/{endpoint}"
 
-    def require_resources(self) -> LocalResources:
-        """The provisioned AWS resources; RuntimeError before start."""
-        if self.resources is None or self.poller is None:
+    def require_resources(self) -> Deployment:
+        """The deployed stack as read back; RuntimeError before start."""
+        if self.deployment is None or self.poller is None:
             raise RuntimeError("the stack is not started")
-        return self.resources
+        return self.deployment
 
     def status(self) -> dict[str, Any]:
         """Queue and DLQ depths, what the poller did, the simulator's counters, and whether all has settled."""
-        resources = self.require_resources()
+        deployment = self.require_resources()
         assert self.poller is not None
         sqs = self.aws.sqs()
-        queue = queue_counts(sqs, resources.queue_url)
-        dlq = queue_counts(sqs, resources.dlq_url)
+        queue = queue_counts(sqs, deployment.queue_url)
+        dlq = queue_counts(sqs, deployment.dlq_url)
         poller = self.poller.stats()
         settled = queue.visible == 0 and queue.in_flight == 0 and queue.delayed == 0 and poller["in_hand"] == 0
         return {
             "settled": settled,
-            "queue": {"url": resources.queue_url, "depth": queue.visible + queue.delayed, "in_flight": queue.in_flight},
-            "dlq": {"url": resources.dlq_url, "depth": dlq.visible + dlq.delayed, "in_flight": dlq.in_flight},
+            "queue": {
+                "url": deployment.queue_url,
+                "depth": queue.visible + queue.delayed,
+                "in_flight": queue.in_flight,
+            },
+            "dlq": {"url": deployment.dlq_url, "depth": dlq.visible + dlq.delayed, "in_flight": dlq.in_flight},
             "batches_sent": poller["batches"],
             "customers": {
                 "synced": poller["acknowledged"] - poller["dead_lettered"],
@@ -343,11 +431,12 @@ class LocalStack:
 
     def banner(self) -> str:
         """What ``nxbridge run`` prints on start."""
-        resources = self.require_resources()
+        deployment = self.require_resources()
+        assert self.poller is not None
         settings = self.settings
         width = max((len(name) for name in self.endpoints), default=0)
         lines = [
-            "nxbridge local stack: the real ingest and drain functions on an embedded AWS.",
+            "nxbridge local stack: template.yaml deployed into an embedded AWS, the real functions running it.",
             "All state (queues, secrets, simulator customers) is in memory and is gone when this process exits.",
             "",
             "Webhook endpoints (POST):",
@@ -364,18 +453,20 @@ class LocalStack:
         else:
             lines.append(f"NXCloud:       {settings.nxcloud_base_url} (access key {settings.nxcloud_access_key})")
         lines += [
-            f"Embedded AWS:  {resources.endpoint_url} (moto, region {resources.region}, any credentials)",
-            f"  CustomersQueue  {resources.queue_url}",
-            f"  CustomersDLQ    {resources.dlq_url}",
+            f"Embedded AWS:  {deployment.endpoint_url} (moto, region {deployment.region}, any credentials)",
+            f"  stack {deployment.stack_name}: CREATE_COMPLETE, {len(deployment.resources)} resources",
+            f"  CustomersQueue  {deployment.queue_url}",
+            f"  CustomersDLQ    {deployment.dlq_url}",
             "Inspect it from another shell:",
-            f"  export AWS_ENDPOINT_URL={resources.endpoint_url} AWS_DEFAULT_REGION={resources.region} "
+            f"  export AWS_ENDPOINT_URL={deployment.endpoint_url} AWS_DEFAULT_REGION={deployment.region} "
             "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
-            f"  aws sqs get-queue-attributes --queue-url {resources.dlq_url} --attribute-names All",
-            f"  nxbridge dlq list --queue-url {resources.queue_url} --dlq-url {resources.dlq_url}",
+            f"  aws cloudformation describe-stacks --stack-name {deployment.stack_name}",
+            f"  nxbridge dlq stats --stack {deployment.stack_name}",
             "",
-            f"Drain: batches of up to 100, batching window {settings.batch_window:g} s; a failed message is retried "
-            f"after the {settings.visibility_timeout} s visibility timeout and moved to the DLQ after "
-            f"{settings.max_receive_count} receives.",
+            f"Drain: batches of up to {self.poller.batch_size}, batching window {self.poller.batching_window:g} s, "
+            f"up to {self.poller.max_concurrency} at once; a failed message is retried after the "
+            f"{deployment.visibility_timeout} s visibility timeout and moved to the DLQ after "
+            f"{deployment.max_receive_count} receives.",
             "Ctrl-C stops.",
         ]
         return "\n".join(lines)
@@ -402,32 +493,46 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "run",
         help="run the whole bridge locally (embedded AWS + NXCloud simulator)",
-        description="Serve the real ingest and drain functions locally on an embedded AWS (moto) and the NXCloud "
-        "simulator. Configuration comes from the environment (PORT, NXCLOUD_*, WEBHOOK_SECRET_<ENDPOINT>, ...); "
-        "the options below override it.",
+        description="Deploy template.yaml into an embedded AWS (moto) and serve the real functions on it with the "
+        "NXCloud simulator. Configuration comes from the environment (PORT, NXCLOUD_*, WEBHOOK_SECRET_<ENDPOINT>, "
+        "...); the options below override it.",
     )
     parser.add_argument("--port", type=int, default=None, help="HTTP port of the webhook front (env PORT, 3000)")
     parser.add_argument(
-        "--batch-window", type=float, default=None, help="seconds to gather a batch (env BATCH_WINDOW_SECONDS, 1)"
+        "--batch-window",
+        type=float,
+        default=None,
+        help="BatchingWindowSeconds: seconds to gather a batch (env BATCH_WINDOW_SECONDS; the template's default)",
     )
     parser.add_argument(
         "--visibility-timeout",
         type=int,
         default=None,
-        help="CustomersQueue visibility timeout in seconds (env VISIBILITY_TIMEOUT_SECONDS, 10)",
+        help="VisibilityTimeoutSeconds of CustomersQueue (env VISIBILITY_TIMEOUT_SECONDS, 10)",
     )
     parser.add_argument("--endpoints-file", type=Path, default=None, help="endpoint configuration (env ENDPOINTS_FILE)")
+    parser.add_argument(
+        "--parameter-overrides",
+        default=None,
+        metavar="'KEY=VALUE ...'",
+        help="more template parameters, as for sam deploy (env PARAMETER_OVERRIDES)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Start the stack, print where everything is, serve until SIGINT/SIGTERM, then stop cleanly."""
-    settings = LocalSettings.from_env(
-        port=args.port,
-        batch_window=args.batch_window,
-        visibility_timeout=args.visibility_timeout,
-        endpoints_file=args.endpoints_file,
-    )
+    try:
+        settings = LocalSettings.from_env(
+            port=args.port,
+            batch_window=args.batch_window,
+            visibility_timeout=args.visibility_timeout,
+            endpoints_file=args.endpoints_file,
+            parameter_overrides=args.parameter_overrides,
+        )
+    except ValueError as exc:
+        print(f"nxbridge run: {exc}")
+        return 2
     stopping = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -442,6 +547,9 @@ def run(args: argparse.Namespace) -> int:
             if exc.errno != errno.EADDRINUSE:
                 raise
             print(f"Port {settings.port} is in use: stop what uses it or set PORT (e.g. PORT=3001 make run).")
+            return 1
+        except (TemplateError, DeployError) as exc:
+            print(f"nxbridge run: the local stack did not start: {exc}", flush=True)
             return 1
         try:
             print(stack.banner(), flush=True)
