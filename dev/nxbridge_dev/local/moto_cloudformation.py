@@ -2,8 +2,8 @@
 
 moto creates most of the template's resource types itself. For the five it lacks (Secrets Manager secrets, the
 HTTP API and its stage, CloudWatch alarms and dashboards) the models below create the resource in moto's own
-backend, so that Refs resolve and the resources can be read back. moto skips a type it does not know and turns a resource that
-fails into a bare server error; :func:`install` makes both what CloudFormation reports: the resource
+backend, so that Refs resolve and the resources can be read back. moto skips a type it does not know and turns
+a resource that fails into a bare server error; :func:`install` makes both what CloudFormation reports: the resource
 ``CREATE_FAILED`` with its reason in the stack's events, the stack ``ROLLBACK_COMPLETE``. It also reads a JSON
 template with json rather than PyYAML.
 """
