@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from nxbridge_dev.local.console import CONSOLE_PREFIX, call_wsgi, wsgi_mount
-from nxbridge_dev.local.front import Front, HttpRequest, HttpResponse
+from nxbridge_dev.local.front import Front, HttpRequest, HttpResponse, Route
 from nxbridge_dev.local.functions import LocalFunction
 
 
@@ -61,7 +61,7 @@ def test_the_front_routes_only_the_prefix_to_the_mount() -> None:
         return HttpResponse(200)
 
     ingest = LocalFunction("IngestFunction", lambda event, context: {"statusCode": 202}, "eu-west-1", 10)
-    front = Front(ingest, dict, port=0, mounts={CONSOLE_PREFIX: mount})
+    front = Front([Route("POST", "/webhooks/{endpoint}", ingest)], dict, port=0, mounts={CONSOLE_PREFIX: mount})
     try:
         assert front.handle(request("GET", "/_console/dlq?stage=nxcloud"), "127.0.0.1:3000").status == 200
         assert front.handle(request("GET", "/_console"), "127.0.0.1:3000").status == 200
