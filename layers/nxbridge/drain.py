@@ -221,6 +221,7 @@ class Drainer:
         self.rng = rng or random.Random()
         self.now = now
         self.watermarks = watermarks
+        self.ordering_workers = WORKERS
         self.call_budget_ms = int((settings.connect_timeout + settings.read_timeout) * 1000) + DEADLINE_MARGIN_MS
 
     @classmethod
@@ -254,7 +255,7 @@ class Drainer:
             else:
                 items.append(decoded)
         metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(records))
-        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ordering") as pool:
+        with ThreadPoolExecutor(max_workers=self.ordering_workers, thread_name_prefix="ordering") as pool:
             items = self._admit(items, run, pool)
             try:
                 if items:
