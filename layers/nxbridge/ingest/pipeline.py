@@ -34,7 +34,7 @@ from nxbridge.endpoints import (
 from nxbridge.envelope import Envelope, utcnow
 from nxbridge.ingest.answers import rejected, respond
 from nxbridge.ingest.ledger import DeliveryLedger, LedgerBusy, LedgerUnavailable
-from nxbridge.ingest.privacy import PrivacyDesk, ReplayFunctionPurger
+from nxbridge.ingest.privacy import DlqPurger, PrivacyDesk, ReplayFunctionPurger
 from nxbridge.ingest.queue import CustomerQueue, QueueUnavailable
 from nxbridge.observability import NAMESPACE, SERVICE, logger, metrics
 from nxbridge.ordering import Watermarks, customer_identity
@@ -101,8 +101,12 @@ class Ingest:
         self._form_gate: FormGate | None = None
 
     @classmethod
-    def from_settings(cls, settings: IngestSettings) -> Ingest:
-        """Build the clients and stores that the settings name (boto3 honours AWS_ENDPOINT_URL: the local stack)."""
+    def from_settings(cls, settings: IngestSettings, *, purger: DlqPurger | None = None) -> Ingest:
+        """Build the clients and stores that the settings name (boto3 honours AWS_ENDPOINT_URL: the local stack).
+
+        ``purger`` carries out the DLQ part of privacy requests; by default the ReplayFunction that REPLAY_FUNCTION
+        names (tests and the local stack run one in-process).
+        """
         endpoints: EndpointStore
         if settings.endpoints_parameter:
             endpoints = ParameterEndpoints(
@@ -134,11 +138,11 @@ class Ingest:
                 ttl_seconds=settings.idempotency_ttl_seconds,
             )
         queue = CustomerQueue(client("sqs", INGEST_QUEUE), settings.queue_url)
+        if purger is None and settings.replay_function:
+            purger = ReplayFunctionPurger(client("lambda", INGEST), settings.replay_function)
         privacy = PrivacyDesk(
             Watermarks(client("dynamodb", INGEST), settings.ordering_table) if settings.ordering_table else None,
-            ReplayFunctionPurger(client("lambda", INGEST), settings.replay_function)
-            if settings.replay_function
-            else None,
+            purger,
         )
         return cls(
             endpoints=endpoints,
