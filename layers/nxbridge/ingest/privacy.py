@@ -119,6 +119,9 @@ class PrivacyDesk:
         return result
 
     def _purge(self, event: Mapping[str, Any]) -> str:
+        if event.get("identity") == []:
+            # A notice naming no customer (no id, e-mail or phone) matches no record; an erasure must name one.
+            return "no customer named"
         if self._purger is None:
             logger.warning("no REPLAY_FUNCTION: the DLQ part of a privacy request is not carried out")
             return "not configured"
