@@ -1,9 +1,10 @@
 """Figure 6: AWS cost per million customers, the bridge next to the one-call-per-webhook design.
 
 The bridge: API Gateway → IngestFunction (verify, map, SendMessageBatch, idempotency record) → SQS → event source
-mapping (batches of up to 100) → DrainFunction (one batch_create per batch). The call-per-webhook design is what
-Zapier-style forwarders do: API Gateway → one function that verifies, maps and calls batch_create for every webhook,
-with the same idempotency record and the same secrets, and no queue.
+mapping (batches of up to 100) → DrainFunction (per-customer watermark claim and release, one batch_create per
+batch). The call-per-webhook design is what Zapier-style forwarders do: API Gateway → one function that verifies,
+maps and calls batch_create for every webhook, with the same idempotency record, the same secrets and the same
+newest-wins watermarks (its invocations run concurrently and Shopify retries too), and no queue.
 
 Every price is a public list price (an input); the durations are this run's measurements (CPU time, scaled to the
 function's CPU share on Lambda) plus stated network waits (inputs too: nothing here can measure AWS's latency).
@@ -58,6 +59,12 @@ class Inputs:
     # Network waits (assumptions): in-region AWS calls, and NXCloud (api-hk) from us-east-1.
     sqs_call_ms: float = 10.0
     dynamodb_call_ms: float = 5.0
+    # Newest wins (nxbridge.ordering): a conditional UpdateItem to claim and one to release, per customer, 1 WRU
+    # each (items < 1 KB). boto3's CPU per call on one core (python -m bench.ordering, loopback stub); calls run in
+    # ordering_workers threads, which overlap the waits but not the CPU (the GIL).
+    ordering_writes_per_customer: float = 2.0
+    ordering_client_cpu_ms: float = 2.0
+    ordering_workers: int = 8
     nxcloud_round_trip_ms: float = 200.0
     nxcloud_per_customer_ms: float = 2.0
     # GetSecretValue: one per secret and warm container each cache period (300 s), the million customers spread
@@ -105,11 +112,19 @@ def ingest_ms(inputs: Inputs) -> float:
     )
 
 
+def ordering_ms(inputs: Inputs, customers: float, memory_mb: int) -> float:
+    """The watermark calls for ``customers`` distinct customers: their CPU in series, their waits in parallel."""
+    calls = inputs.ordering_writes_per_customer * customers
+    rounds = inputs.ordering_writes_per_customer * math.ceil(customers / inputs.ordering_workers)
+    return calls * inputs.ordering_client_cpu_ms * cpu_share_factor(memory_mb) + rounds * inputs.dynamodb_call_ms
+
+
 def drain_ms(inputs: Inputs) -> float:
-    """DrainFunction per batch: its CPU work on Lambda and the NXCloud call."""
+    """DrainFunction per batch: its CPU work on Lambda, the watermark calls and the NXCloud call."""
     per_record = inputs.drain_cpu_ms_per_batch / 100
     cpu = per_record * inputs.customers_per_call * cpu_share_factor(inputs.drain_memory_mb)
-    return cpu + nxcloud_ms(inputs, inputs.customers_per_call)
+    ordering = ordering_ms(inputs, inputs.customers_per_call, inputs.drain_memory_mb)
+    return cpu + ordering + nxcloud_ms(inputs, inputs.customers_per_call)
 
 
 def forwarder_ms(inputs: Inputs) -> float:
@@ -119,6 +134,7 @@ def forwarder_ms(inputs: Inputs) -> float:
     return (
         (inputs.ingest_cpu_ms + per_record * inputs.customers_per_webhook) * factor
         + inputs.deduplicated_share * 3 * inputs.dynamodb_call_ms
+        + ordering_ms(inputs, inputs.customers_per_webhook, inputs.ingest_memory_mb)
         + nxcloud_ms(inputs, inputs.customers_per_webhook)
     )
 
@@ -133,6 +149,11 @@ def _dedupe_lines(webhooks: float, inputs: Inputs, prices: Prices) -> list[Line]
         ),
         Line("DynamoDB reads (progress)", deduped, "RRU", deduped * prices.dynamodb_read_per_million / 1e6),
     ]
+
+
+def _ordering_line(customers: float, inputs: Inputs, prices: Prices) -> Line:
+    writes = customers * inputs.ordering_writes_per_customer
+    return Line("DynamoDB writes (ordering)", writes, "WRU", writes * prices.dynamodb_write_per_million / 1e6)
 
 
 def bridge_cost(inputs: Inputs, prices: Prices = Prices(), customers: float = CUSTOMERS) -> list[Line]:
@@ -163,6 +184,7 @@ def bridge_cost(inputs: Inputs, prices: Prices = Prices(), customers: float = CU
         Line("SQS ReceiveMessage (event source mapping)", receives, "requests", receives * sqs_per_request),
         Line("SQS DeleteMessageBatch (event source mapping)", deletes, "requests", deletes * sqs_per_request),
         *_dedupe_lines(webhooks, inputs, prices),
+        _ordering_line(customers, inputs, prices),
         Line("Secrets Manager GetSecretValue (cached)", secrets, "calls", secrets * prices.secrets_per_10k_calls / 1e4),
     ]
 
@@ -179,6 +201,7 @@ def forwarder_cost(inputs: Inputs, prices: Prices = Prices(), customers: float =
         Line("Lambda requests", webhooks, "invocations", webhooks * prices.lambda_requests_per_million / 1e6),
         Line("Lambda duration, arm64", gbs, "GB-s", gbs * prices.lambda_arm_per_gb_second),
         *_dedupe_lines(webhooks, inputs, prices),
+        _ordering_line(customers, inputs, prices),
         Line("Secrets Manager GetSecretValue (cached)", secrets, "calls", secrets * prices.secrets_per_10k_calls / 1e4),
     ]
 
@@ -261,6 +284,15 @@ def run(results: dict[str, dict[str, Any]] | None = None) -> Figure:
         )
     rows.append(["**total**", "", f"**${bridge_total:.2f}**", "", f"**${forwarder_total:.2f}**"])
     rows.append(["NXCloud batch_create calls", f"{calls:,.0f}", "", f"{webhooks:,.0f}", ""])
+    ordering_share = (
+        _ordering_line(CUSTOMERS, inputs, prices).dollars
+        + gb_seconds(
+            CUSTOMERS / inputs.customers_per_call,
+            ordering_ms(inputs, inputs.customers_per_call, inputs.drain_memory_mb),
+            inputs.drain_memory_mb,
+        )
+        * prices.lambda_arm_per_gb_second
+    )
     even = break_even_round_trip_ms(inputs, prices)
 
     def source(key: str) -> str:
@@ -279,11 +311,12 @@ def run(results: dict[str, dict[str, Any]] | None = None) -> Figure:
         "",
         "```",
         "bridge    = W·P_api + (W + B)·P_req + (W·⌈d_i⌉·M_i + B·⌈d_d⌉·M_d)/1000/1024·P_gbs",
-        "            + (W·s + C/10 + C/10)·P_sqs + W·h·(2·P_wru + P_rru) + 2·R·P_sec",
-        "forwarder = W·P_api + W·P_req + W·⌈d_f⌉·M_i/1000/1024·P_gbs + W·h·(2·P_wru + P_rru) + 2·R·P_sec",
+        "            + (W·s + C/10 + C/10)·P_sqs + W·h·(2·P_wru + P_rru) + o·C·P_wru + 2·R·P_sec",
+        "forwarder = W·P_api + W·P_req + W·⌈d_f⌉·M_i/1000/1024·P_gbs + W·h·(2·P_wru + P_rru) + o·C·P_wru + 2·R·P_sec",
         "d_i = κ·t_i + s·t_sqs + 3h·t_ddb        (verify/map/validate, SendMessageBatch, idempotency put/get/update)",
-        "d_d = κ·b·t_d/100 + t_nx(b)             (one batch: decode, sign, parse + one NXCloud call of b customers)",
-        "d_f = κ·(t_i + k·t_d/100) + 3h·t_ddb + t_nx(k)",
+        "d_d = κ·b·t_d/100 + t_o(b) + t_nx(b)    (one batch: decode, sign, parse; watermarks; one NXCloud call)",
+        "d_f = κ·(t_i + k·t_d/100) + 3h·t_ddb + t_o(k) + t_nx(k)",
+        "t_o(n) = o·n·κ·c_o + o·⌈n/w⌉·t_ddb      (o watermark writes per customer: CPU in series, waits w at a time)",
         "```",
         "",
         "Not included (the same or nearly the same for both designs, or fixed per month rather than per customer): "
@@ -324,6 +357,12 @@ def run(results: dict[str, dict[str, Any]] | None = None) -> Figure:
                 ],
                 ["SQS call / DynamoDB call", f"{inputs.sqs_call_ms:g} / {inputs.dynamodb_call_ms:g} ms", "assumption"],
                 [
+                    "watermark writes per customer o / boto3 CPU per call c_o / threads w",
+                    f"{inputs.ordering_writes_per_customer:g} / {inputs.ordering_client_cpu_ms:g} ms / "
+                    f"{inputs.ordering_workers}",
+                    "design (claim + release) / `python -m bench.ordering` / nxbridge.ordering.WORKERS",
+                ],
+                [
                     "NXCloud call t_nx(n) = RTT + n·per-customer",
                     f"{inputs.nxcloud_round_trip_ms:g} ms + n·{inputs.nxcloud_per_customer_ms:g} ms",
                     "assumption (api-hk from us-east-1)",
@@ -332,8 +371,12 @@ def run(results: dict[str, dict[str, Any]] | None = None) -> Figure:
             ],
         ),
         "",
-        f"Durations per invocation: ingest {ingest_ms(inputs):.1f} ms, drain {drain_ms(inputs):.1f} ms per batch, "
-        f"call-per-webhook function {forwarder_ms(inputs):.1f} ms.",
+        f"Durations per invocation: ingest {ingest_ms(inputs):.1f} ms, drain {drain_ms(inputs):.1f} ms per batch "
+        f"(of which {ordering_ms(inputs, inputs.customers_per_call, inputs.drain_memory_mb):.1f} ms of watermark "
+        f"calls), call-per-webhook function {forwarder_ms(inputs):.1f} ms.",
+        "",
+        f"Newest wins costs the bridge about ${ordering_share:.2f} per million customers (the watermark writes and "
+        "the drain's time for them); docs/drain.md explains the writes.",
         "",
         (
             f"Break-even: the call-per-webhook design is cheaper only when an NXCloud round trip takes less than "

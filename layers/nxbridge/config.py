@@ -10,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nxbridge import facts
 
+NXCloudType = Literal[0, 1, 2]
+
+
+def _type_from_text(value: object) -> object:
+    # Environment variables are strings and a Literal of ints does not coerce "1".
+    return int(value) if isinstance(value, str) and value.strip() in ("0", "1", "2") else value
+
 
 class _EnvModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -35,6 +42,15 @@ class IngestSettings(_EnvModel):
     idempotency_ttl_seconds: int = Field(default=facts.IDEMPOTENCY_TTL_SECONDS, alias="IDEMPOTENCY_TTL_SECONDS")
     max_body_bytes: int = Field(default=1_048_576, alias="MAX_BODY_BYTES")
     cache_seconds: int = Field(default=300, alias="PARAMETERS_CACHE_SECONDS")
+    # The drain's batch_create type, read here only to refuse, at configuration load, an endpoint that receives
+    # update events when type 2 ("keep old data") would make NXCloud drop every update.
+    nxcloud_type: NXCloudType = Field(default=1, alias="NXCLOUD_TYPE")
+    # Privacy requests (Shopify customers/redact, shop/redact): the watermark items to delete, and the
+    # ReplayFunction that purges the DLQ asynchronously (a DLQ scan outlasts Shopify's 5 s).
+    ordering_table: str | None = Field(default=None, alias="ORDERING_TABLE")
+    replay_function: str | None = Field(default=None, alias="REPLAY_FUNCTION")
+
+    _nxcloud_type = field_validator("nxcloud_type", mode="before")(_type_from_text)
 
 
 class DrainSettings(_EnvModel):
@@ -42,7 +58,7 @@ class DrainSettings(_EnvModel):
 
     nxcloud_base_url: str = Field(default=facts.NXCLOUD_DEFAULT_BASE_URL, alias="NXCLOUD_BASE_URL")
     nxcloud_secret_arn: str = Field(alias="NXCLOUD_SECRET_ARN")
-    nxcloud_type: Literal[0, 1, 2] = Field(default=1, alias="NXCLOUD_TYPE")
+    nxcloud_type: NXCloudType = Field(default=1, alias="NXCLOUD_TYPE")
     strict_binding: bool = Field(default=False, alias="NXCLOUD_STRICT_BINDING")
     tenant_id: int | None = Field(default=None, alias="NXCLOUD_TENANT_ID")
     app_key: str | None = Field(default=None, alias="NXCLOUD_APP_KEY")
@@ -51,12 +67,10 @@ class DrainSettings(_EnvModel):
     connect_timeout: float = Field(default=facts.NXCLOUD_CONNECT_TIMEOUT_SECONDS, alias="NXCLOUD_CONNECT_TIMEOUT")
     read_timeout: float = Field(default=facts.NXCLOUD_READ_TIMEOUT_SECONDS, alias="NXCLOUD_READ_TIMEOUT")
     cache_seconds: int = Field(default=300, alias="PARAMETERS_CACHE_SECONDS")
+    # The per-customer watermarks (nxbridge.ordering); unset, the drain only coalesces each batch.
+    ordering_table: str | None = Field(default=None, alias="ORDERING_TABLE")
 
-    @field_validator("nxcloud_type", mode="before")
-    @classmethod
-    def _type_from_text(cls, value: object) -> object:
-        # Environment variables are strings and a Literal of ints does not coerce "1".
-        return int(value) if isinstance(value, str) and value.strip() in ("0", "1", "2") else value
+    _nxcloud_type = field_validator("nxcloud_type", mode="before")(_type_from_text)
 
 
 # The replay guard, stated in nxbridge.facts: the ReplayFunction, the CLI's defaults and the replay logic read it.
@@ -80,3 +94,5 @@ class ReplaySettings(DlqSettings):
 
     queue_url: str = Field(alias="QUEUE_URL")
     max_replays: int = Field(default=MAX_REPLAYS, ge=0, alias="MAX_REPLAYS")
+    # The drain's watermarks: replay refuses a record older than its customer's (unset: not checked, with a warning).
+    ordering_table: str | None = Field(default=None, alias="ORDERING_TABLE")

@@ -1,8 +1,9 @@
 """Drain orchestration: decode a batch of queue messages, deliver it to NXCloud in one call, account for each one.
 
-Every message ends in exactly one of three places: stored in NXCloud (acknowledged), in the DLQ with a reason
-(acknowledged), or in ``batchItemFailures`` (SQS delivers it again). The clients are injected: the handler builds
-them with :meth:`Drainer.from_settings`, tests and the local stack pass moto and the simulator.
+Every message ends in exactly one of four places: stored in NXCloud (acknowledged), in the DLQ with a reason
+(acknowledged), superseded by a newer version of the same customer (acknowledged, ``nxbridge.ordering``), or in
+``batchItemFailures`` (SQS delivers it again). The clients are injected: the handler builds them with
+:meth:`Drainer.from_settings`, tests and the local stack pass moto and the simulator.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,6 +39,22 @@ from nxbridge.nxcloud.client import (
     RequestFailed,
 )
 from nxbridge.observability import SERVICE, logger, metrics
+from nxbridge.ordering import (
+    LEASE_SECONDS,
+    WORKERS,
+    Busy,
+    ClaimRequest,
+    Granted,
+    Release,
+    Stale,
+    Watermarks,
+    claim_all,
+    coalesce,
+    identity_hash,
+    micros,
+    release_all,
+    release_for,
+)
 
 if TYPE_CHECKING:
     # Only a TypedDict: importing it at run time loads Powertools' whole batch package (and asyncio) on cold start.
@@ -100,6 +119,14 @@ class _Item:
     receive_count: int
     envelope: Envelope
 
+    @property
+    def version(self) -> tuple[str, dt.datetime] | None:
+        """The customer's identity and the record's event time, when the envelope carries both."""
+        envelope = self.envelope
+        if envelope.identity is None or envelope.event_at is None:
+            return None
+        return envelope.identity, envelope.event_at
+
 
 @dataclass(frozen=True)
 class Synced:
@@ -107,6 +134,19 @@ class Synced:
 
     message_id: str
     customer_id: int
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """A message acknowledged without a call: a newer version of its customer was sent or is on its way.
+
+    ``by`` is ``batch`` (a newer message of the same batch) or ``watermark`` (NXCloud holds, or may hold, a newer
+    one); ``identity`` is the SHA-256 of the customer's identity.
+    """
+
+    message_id: str
+    identity: str
+    by: str
 
 
 @dataclass(frozen=True)
@@ -123,6 +163,7 @@ class DrainResult:
 
     synced: list[Synced] = field(default_factory=list)
     dead_lettered: list[DeadLetter] = field(default_factory=list)
+    superseded: list[Superseded] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)
 
     def response(self) -> PartialItemFailureResponse:
@@ -137,6 +178,12 @@ class _Run:
 
     remaining_ms: Callable[[], int]
     result: DrainResult = field(default_factory=DrainResult)
+    # This invocation's lease owner token, the identities it claimed, and the messages NXCloud may have stored
+    # although the answer did not say so (a retryable failure or an unaccounted index).
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    claimed: list[tuple[_Item, Granted, tuple[str, dt.datetime]]] = field(default_factory=list)
+    maybe_stored: set[str] = field(default_factory=set)
+    deferred: int = 0
     pending_dlq: list[DeadLetter] = field(default_factory=list)
     credentials: NXCloudCredentials | None = None
     refreshed: bool = False
@@ -164,6 +211,7 @@ class Drainer:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         now: Callable[[], dt.datetime] = utcnow,
+        watermarks: Watermarks | None = None,
     ) -> None:
         self.sqs = sqs
         self.credentials = credentials
@@ -172,6 +220,8 @@ class Drainer:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.now = now
+        self.watermarks = watermarks
+        self.ordering_workers = WORKERS
         self.call_budget_ms = int((settings.connect_timeout + settings.read_timeout) * 1000) + DEADLINE_MARGIN_MS
 
     @classmethod
@@ -187,6 +237,11 @@ class Drainer:
                 read_timeout=settings.read_timeout,
             ),
             settings=settings,
+            watermarks=(
+                Watermarks(clients.client("dynamodb", clients.DRAIN_ORDERING), settings.ordering_table)
+                if settings.ordering_table
+                else None
+            ),
         )
 
     def drain(self, records: Sequence[SQSRecord], remaining_ms: Callable[[], int]) -> DrainResult:
@@ -200,11 +255,81 @@ class Drainer:
             else:
                 items.append(decoded)
         metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(records))
-        if items:
-            self._deliver(items, run)
-        self._send_dead_letters(run)
+        with ThreadPoolExecutor(max_workers=self.ordering_workers, thread_name_prefix="ordering") as pool:
+            items = self._admit(items, run, pool)
+            try:
+                if items:
+                    self._deliver(items, run)
+                self._send_dead_letters(run)
+            except BaseException:
+                # Whatever the batch reached NXCloud with may be stored: every version claimed counts as sent.
+                self._release(run, pool, crashed=True)
+                raise
+            self._release(run, pool, crashed=False)
         self._record_outcome(run)
         return run.result
+
+    def _admit(self, items: list[_Item], run: _Run, pool: ThreadPoolExecutor) -> list[_Item]:
+        """Newest wins: the newest record per customer of the batch, and only if nothing newer may be stored."""
+        kept, beaten = coalesce(items, lambda item: item.version)
+        for loser, _winner in beaten:
+            self._supersede(run, loser, "batch")
+        if self.watermarks is None:
+            return kept
+        versioned = [(item, version) for item in kept if (version := item.version) is not None]
+        if not versioned:
+            return kept
+        claims = claim_all(
+            self.watermarks,
+            pool,
+            [ClaimRequest(identity, micros(at), item.envelope.endpoint) for item, (identity, at) in versioned],
+            owner=run.owner,
+            # Never shorter than this invocation can still run: a call in flight cannot be overtaken.
+            lease_seconds=max(LEASE_SECONDS, run.remaining_ms() / 1000 + 1),
+            can_call=lambda: run.remaining_ms() - self.call_budget_ms >= clients.DRAIN_ORDERING.call_seconds * 1000,
+        )
+        refused: set[str] = set()
+        unavailable: dict[str, int] = {}
+        for (item, version), claim in zip(versioned, claims, strict=True):
+            if isinstance(claim, Granted):
+                run.claimed.append((item, claim, version))
+                continue
+            refused.add(item.message_id)
+            if isinstance(claim, Stale):
+                self._supersede(run, item, "watermark")
+                continue
+            run.deferred += 1
+            run.retry_later([item])
+            if not isinstance(claim, Busy):
+                unavailable[claim.code] = unavailable.get(claim.code, 0) + 1
+        if unavailable:
+            logger.warning("watermarks unavailable; messages go back to SQS", extra={"codes": unavailable})
+        return [item for item in kept if item.message_id not in refused]
+
+    def _supersede(self, run: _Run, item: _Item, by: str) -> None:
+        identity = identity_hash(item.envelope.identity or "")
+        run.result.superseded.append(Superseded(item.message_id, identity, by))
+
+    def _release(self, run: _Run, pool: ThreadPoolExecutor, *, crashed: bool) -> None:
+        """Give back every claimed identity; the watermark moves to each version NXCloud stored or may have."""
+        if self.watermarks is None or not run.claimed:
+            return
+        synced = {s.message_id for s in run.result.synced}
+        releases = []
+        for item, granted, (identity, at) in run.claimed:
+            sent = crashed or item.message_id in synced or item.message_id in run.maybe_stored
+            releases.append(Release(identity, release_for(granted, micros(at), maybe_stored=sent)))
+        call_ms = clients.DRAIN_ORDERING.call_seconds * 1000
+        released = release_all(
+            self.watermarks,
+            pool,
+            releases,
+            owner=run.owner,
+            # A release that does not fit is left to expire: its version then counts as possibly stored.
+            can_call=lambda: run.remaining_ms() - RESPONSE_SECONDS * 1000 >= call_ms,
+        )
+        if released < len(releases):
+            logger.warning("leases left to expire", extra={"leases": len(releases) - released})
 
     def _decode(self, record: SQSRecord) -> _Item | DeadLetter:
         # The raw dict, not ``record.attributes``: that property wraps it in a new object for each record.
@@ -279,6 +404,9 @@ class Drainer:
             outcome = self._call(request, run.credentials, run, bisecting)
             if isinstance(outcome, Delivered):
                 return outcome
+            if outcome.failure is FailureClass.RETRYABLE:
+                # A timeout or a 5xx after the body arrived: NXCloud may have stored these customers.
+                run.maybe_stored.update(item.message_id for item in group)
             if outcome.failure is FailureClass.AUTH:
                 if run.refreshed:
                     return outcome
@@ -359,6 +487,7 @@ class Drainer:
             )
         if unaccounted:
             # NXCloud answered neither success nor failure for these: delivering again is safe (upserts).
+            run.maybe_stored.update(item.message_id for item in unaccounted)
             logger.warning(
                 "NXCloud answer does not account for every record",
                 extra={"traceId": delivered.trace_id, "records": len(unaccounted)},
@@ -420,6 +549,8 @@ class Drainer:
         result = run.result
         metrics.add_metric(name="CustomersSynced", unit=MetricUnit.Count, value=len(result.synced))
         metrics.add_metric(name="CustomersFailed", unit=MetricUnit.Count, value=len(result.dead_lettered))
+        metrics.add_metric(name="CustomersSuperseded", unit=MetricUnit.Count, value=len(result.superseded))
+        metrics.add_metric(name="CustomersDeferred", unit=MetricUnit.Count, value=run.deferred)
         metrics.add_metric(name="BatchItemFailures", unit=MetricUnit.Count, value=len(result.retried))
         metrics.add_metric(name="NXCloudCalls", unit=MetricUnit.Count, value=run.calls)
         metrics.add_metric(name="NXCloudRetries", unit=MetricUnit.Count, value=run.retries)
@@ -437,11 +568,23 @@ class Drainer:
                 default_dimensions={"service": SERVICE},
             ) as metric:
                 metric.add_dimension(name="errorCode", value=code)
+        if result.superseded:
+            # Hashed identities only: the identity itself may be an e-mail.
+            logger.info(
+                "customers superseded",
+                extra={
+                    "superseded": [
+                        {"messageId": s.message_id, "identity": s.identity, "by": s.by} for s in result.superseded
+                    ]
+                },
+            )
         logger.info(
             "batch drained",
             extra={
                 "synced": len(result.synced),
                 "deadLettered": len(result.dead_lettered),
+                "superseded": len(result.superseded),
+                "deferred": run.deferred,
                 "retried": len(result.retried),
                 "calls": run.calls,
                 "bisectCalls": run.bisect_calls,

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Annotated, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import jmespath
@@ -54,6 +54,8 @@ PhoneField = Literal["sms_phone", "whats_app_phone", "viber_phone", "zalo"]
 # A shop's or form's phone number is both an SMS number and, most often, the customer's WhatsApp number.
 DEFAULT_PHONE_FIELDS: tuple[PhoneField, ...] = ("sms_phone", "whats_app_phone")
 STANDARD_TOLERANCE_SECONDS = 300
+# batch_create type 2 keeps NXCloud's old data and drops the new: it cannot serve an endpoint that receives updates.
+KEEP_OLD_DATA = 2
 
 EndpointName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 T = TypeVar("T")
@@ -117,6 +119,11 @@ class _EndpointBase(_Frozen):
 
     allows_unsigned: ClassVar[bool] = False
 
+    @property
+    def update_topics(self) -> tuple[str, ...]:
+        """The configured topics that carry updates of existing customers (none for forms and form services)."""
+        return ()
+
     @field_validator("mapping")
     @classmethod
     def _known_targets(cls, mapping: dict[str, str]) -> dict[str, str]:
@@ -159,6 +166,11 @@ class ShopifyEndpoint(_JmesPathEndpoint):
     kind: Literal["shopify"]
     shopify: ShopifyOptions = Field(default_factory=ShopifyOptions)
 
+    @property
+    def update_topics(self) -> tuple[str, ...]:
+        """``customers/update`` (and any other ``*/update`` topic) when configured."""
+        return tuple(topic for topic in self.shopify.topics if topic.endswith("/update"))
+
 
 class WooCommerceOptions(_Frozen):
     """Which ``X-WC-Webhook-Topic`` values carry customers (``order.*`` topics map the order's billing contact)."""
@@ -171,6 +183,11 @@ class WooCommerceEndpoint(_JmesPathEndpoint):
 
     kind: Literal["woocommerce"]
     woocommerce: WooCommerceOptions = Field(default_factory=WooCommerceOptions)
+
+    @property
+    def update_topics(self) -> tuple[str, ...]:
+        """``customer.updated`` (and ``order.updated``) when configured."""
+        return tuple(topic for topic in self.woocommerce.topics if topic.endswith(".updated"))
 
 
 class TypeformOptions(_Frozen):
@@ -317,12 +334,20 @@ class EndpointsDocument(_Frozen):
         return None if config is None else Endpoint(name, config)
 
 
-def parse_endpoints(raw: str | bytes) -> EndpointsDocument:
-    """Validate an endpoint configuration document; InvalidConfig says what is wrong."""
+def parse_endpoints(raw: str | bytes, *, nxcloud_type: int = 1) -> EndpointsDocument:
+    """Validate an endpoint configuration document (for the drain's batch_create type); InvalidConfig says why not."""
     try:
-        return EndpointsDocument.model_validate_json(raw)
+        document = EndpointsDocument.model_validate_json(raw)
     except ValidationError as exc:
         raise InvalidConfig(f"invalid endpoint configuration: {exc}") from None
+    updating = {name: config.update_topics for name, config in document.endpoints.items() if config.update_topics}
+    if nxcloud_type == KEEP_OLD_DATA and updating:
+        shown = ", ".join(f"{name} ({', '.join(topics)})" for name, topics in sorted(updating.items()))
+        raise InvalidConfig(
+            f"NXCLOUD_TYPE is 2 (keep old data), so NXCloud would drop every update these endpoints receive: {shown}; "
+            "use type 1 (update/add), or remove the update topics from those endpoints"
+        )
+    return document
 
 
 _SECRETS_DOCUMENT = TypeAdapter(dict[str, Annotated[str, Field(min_length=1)] | list[str]])
@@ -379,13 +404,13 @@ class _Parsed(Generic[T]):
 class ParameterEndpoints:
     """Endpoint configuration from an SSM parameter, cached for ``max_age`` seconds by Powertools parameters."""
 
-    def __init__(self, ssm: SSMClient, parameter: str, *, max_age: int) -> None:
+    def __init__(self, ssm: SSMClient, parameter: str, *, max_age: int, nxcloud_type: int = 1) -> None:
         from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415 (only AWS needs it)
 
         self._provider = SSMProvider(boto3_client=ssm)
         self._parameter = parameter
         self._max_age = max_age
-        self._parsed = _Parsed(parse_endpoints)
+        self._parsed = _Parsed(partial(parse_endpoints, nxcloud_type=nxcloud_type))
 
     def get(self, name: str) -> Endpoint | None:
         """The endpoint called ``name``."""
@@ -404,9 +429,9 @@ class ParameterEndpoints:
 class FileEndpoints:
     """Endpoint configuration from a local JSON file, re-read when the file changes."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, nxcloud_type: int = 1) -> None:
         self._file = _WatchedFile(path)
-        self._parsed = _Parsed(parse_endpoints)
+        self._parsed = _Parsed(partial(parse_endpoints, nxcloud_type=nxcloud_type))
 
     def get(self, name: str) -> Endpoint | None:
         """The endpoint called ``name``."""

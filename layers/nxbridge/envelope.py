@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nxbridge import facts
 from nxbridge.contract import Customer
@@ -14,6 +14,8 @@ from nxbridge.normalize.sqs_text import sqs_safe
 # Where in the pipeline a record failed (stated in nxbridge.facts). ``redrive`` is what the replay tool shows for
 # messages that SQS itself moved to the DLQ after maxReceiveCount: those carry the bare envelope and no reason.
 Stage = facts.Stage
+# What the source did to the customer: shops create, update and delete; forms and form services submit.
+EventKind = Literal["create", "update", "delete", "submit"]
 
 
 def utcnow() -> dt.datetime:
@@ -51,6 +53,20 @@ class Envelope(BaseModel):
     customer: Customer
     replay_count: int = 0
     history: list[FailureReason] = Field(default_factory=list)
+    # Newest wins (nxbridge.ordering): when the source changed the customer, whose customer it is (PII: an e-mail
+    # may stand for it; keys and logs use its SHA-256) and what the source did. Envelopes written before these
+    # fields existed decode with None: they are never coalesced and never checked against a watermark.
+    event_at: dt.datetime | None = None
+    identity: str | None = None
+    event: EventKind | None = None
+
+    @field_validator("event_at", mode="after")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # Ordering compares instants, held in UTC: a time without an offset is read as UTC rather than refused.
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
     def to_message(self) -> str:
         """The SQS message body, holding only characters SQS accepts (see ``nxbridge.normalize.sqs_text``)."""

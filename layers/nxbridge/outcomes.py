@@ -47,4 +47,11 @@ class HeldBack:
     reason: str
 
 
-Outcome = Accepted | Duplicate | Ignored | Ping | HeldBack
+@dataclass(frozen=True)
+class Acknowledged:
+    """A privacy request (``topic``) received and acted on for what the bridge holds; nothing is queued."""
+
+    topic: str
+
+
+Outcome = Accepted | Duplicate | Ignored | Ping | HeldBack | Acknowledged

@@ -188,3 +188,11 @@ class DedupeUnavailable(RetryLater):
     status = 503
     code = "dedupe_unavailable"
     default_message = "the bridge cannot check duplicates; retry later"
+
+
+class PrivacyUnavailable(RetryLater):
+    """A privacy request could not be acted on now (the watermark table or the ReplayFunction): the sender retries."""
+
+    status = 503
+    code = "privacy_unavailable"
+    default_message = "the bridge cannot act on this privacy request now; retry later"

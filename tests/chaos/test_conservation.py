@@ -1,4 +1,5 @@
-"""Conservation under chaos: every accepted customer ends in NXCloud exactly once or in the DLQ with a reason.
+"""Conservation under chaos: every accepted customer ends in NXCloud exactly once or in the DLQ with a reason, and
+an older version arriving after a newer one (superseded, or overwritten) never leaves NXCloud with the older one.
 
 N signed webhooks of every kind go over HTTP into the local stack (the real ingest and drain functions on moto
 and the NXCloud simulator) while NXCloud answers at random with HTTP 500/429, hangs, garbage, 1003 and 1004,
@@ -43,6 +44,9 @@ def test_every_accepted_customer_is_stored_once_or_dead_lettered_with_a_reason_u
     assert report["lost"] == 0
     assert report["accepted"] == report["stored"] + report["dlq_customers"]
     assert report["customer_ids_checked"] > 0
+    # Older versions arrived after newer ones, and some were superseded rather than sent (newest wins).
+    assert report["stale_webhooks"] > 0
+    assert report["superseded"] > 0
     # The run exercised what it claims to: every fault, both crash points, poison records, failItems, redrive.
     assert set(report["faults_injected"]) >= {
         "http_500",

@@ -118,6 +118,19 @@ def test_an_invalid_endpoint_configuration_answers_503(ingest_handler: Invoke, i
     assert ingest_handler(load_event("shopify"))["statusCode"] == 503
 
 
+def test_type_2_with_an_endpoint_that_receives_updates_is_refused_at_load_and_logged(
+    ingest_stack: IngestStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("NXCLOUD_TYPE", "2")
+    handler = make_handler()
+
+    result = handler(load_event("shopify"), FakeLambdaContext())
+
+    assert (result["statusCode"], response_body(result)["error"]) == (503, "config_unavailable")
+    assert ingest_stack.depth() == 0
+    assert any("NXCLOUD_TYPE is 2" in str(getattr(r, "detail", "")) for r in caplog.records)
+
+
 def test_an_endpoint_whose_secret_is_missing_answers_503_not_401(
     ingest_handler: Invoke, ingest_stack: IngestStack
 ) -> None:

@@ -130,12 +130,26 @@ DELIVERY_IDS: dict[str, str | None] = {
     "form": None,
     "nxcloud": "msg_2KWPBgLlAfxdpx2AI54pPJ85f4X",
 }
+# Newest wins: each kind's event time (None: the receive time stands in), its event, and each customer's identity.
+# The Standard Webhooks sample is signed afresh for each test: its time is the webhook-timestamp it gets then.
+WEBHOOK_TIMESTAMP = "webhook-timestamp"
+# WooCommerce's sample says it changed the customer after the request arrived: a clock running ahead is cut back.
+EXPECTED_ORDERING: dict[str, tuple[str | None, str | None, list[str]]] = {
+    "shopify": ("2025-06-02T10:15:29Z", "create", ["shopify:id:7401837265123"]),
+    "woocommerce": (None, "create", ["woocommerce:id:42"]),
+    "typeform": ("2025-06-02T10:01:07Z", "submit", ["email:wei.zhang@example.com"]),
+    "tally": ("2025-06-02T10:05:12.345000Z", "submit", ["email:sophie.dubois@example.fr"]),
+    "standard": (WEBHOOK_TIMESTAMP, None, ["email:kenji.tanaka@example.jp"]),
+    "form": (None, "submit", ["email:ana.souza@example.com.br"]),
+    "nxcloud": (None, None, ["email:ahmed.hassan@example.ae", "phone:919876543210"]),
+}
 DEDUPED_KINDS = [kind for kind in KINDS if DELIVERY_IDS[kind]]
 
 
 def expected_envelopes(kind: str, event: dict[str, Any]) -> list[dict[str, Any]]:
     envelopes = []
-    for customer in EXPECTED_CUSTOMERS[kind]:
+    event_at, event_kind, identities = EXPECTED_ORDERING[kind]
+    for customer, identity in zip(EXPECTED_CUSTOMERS[kind], identities, strict=True):
         envelope = {
             "v": 1,
             "endpoint": kind,
@@ -145,11 +159,21 @@ def expected_envelopes(kind: str, event: dict[str, Any]) -> list[dict[str, Any]]
             "customer": customer,
             "replay_count": 0,
             "history": [],
+            "event_at": header_time(event) if event_at == WEBHOOK_TIMESTAMP else event_at or received_at(event),
+            "identity": identity,
         }
+        if event_kind is not None:
+            envelope["event"] = event_kind
         if DELIVERY_IDS[kind]:
             envelope["delivery_id"] = DELIVERY_IDS[kind]
         envelopes.append(envelope)
     return envelopes
+
+
+def header_time(event: dict[str, Any]) -> str:
+    """The Standard Webhooks timestamp of ``event`` as the queue message shows it."""
+    seconds = int({k.lower(): v for k, v in event["headers"].items()}[WEBHOOK_TIMESTAMP])
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def by_name(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from nxbridge.envelope import DlqRecord, FailureReason
+from nxbridge.ordering import identity_hash, micros
 from nxbridge.replay import (
     DlqFilter,
     DlqMessage,
@@ -355,6 +356,11 @@ def test_request_takes_the_cli_filters_and_options_as_json() -> None:
         {"action": "show"},
         {"action": "list", "colour": "red"},
         {"action": "replay", "set": {"email": "a@example.com"}, "drop_fields": ["email"]},
+        # An erasure never takes the whole DLQ, and only an erasure by endpoint takes watermarks along.
+        {"action": "erase"},
+        {"action": "erase", "error_code": "12148"},
+        {"action": "erase", "identity": "email:a@example.com", "watermarks": True},
+        {"action": "stats", "endpoint": "shop", "watermarks": True},
     ],
 )
 def test_request_rejects_unknown_actions_fields_and_contradictions(event: dict[str, Any]) -> None:
@@ -439,3 +445,48 @@ def test_a_slow_rate_lengthens_the_visibility_timeout_of_a_replay_scan() -> None
     assert replay_visibility(120, 10.0) == 120
     assert replay_visibility(120, 0.05) == 260
     assert replay_visibility(120, 0.0001) == 43200
+
+
+def versioned_message(at: dt.datetime, identity: str | None = "shop:id:7") -> DlqMessage:
+    record = DlqRecord(
+        envelope=envelope().model_copy(update={"event_at": at, "identity": identity}), error=reason(at=NOW)
+    )
+    return parse_message(raw(record.to_message()))
+
+
+WATERMARK = micros(NOW)
+
+
+def test_a_record_older_than_its_customers_watermark_is_refused_as_stale_unless_forced() -> None:
+    older = versioned_message(NOW - dt.timedelta(minutes=1))
+
+    refused = plan_replay(older, ReplayOptions(), watermark=WATERMARK, now=NOW + dt.timedelta(hours=1))
+    forced = plan_replay(older, ReplayOptions(force=True), watermark=WATERMARK, now=NOW + dt.timedelta(hours=1))
+
+    assert isinstance(refused, Refusal) and refused.code == "stale"
+    assert "2024-06-01T11:59:00+00:00" in refused.reason and "2024-06-01T12:00:00+00:00" in refused.reason
+    # Forced, it is the operator's intent: it counts as new, so that the drain sends it over what NXCloud holds.
+    assert not isinstance(forced, Refusal) and forced.event_at == NOW + dt.timedelta(hours=1)
+
+
+def test_an_edited_replay_counts_as_new_and_an_unedited_one_keeps_its_event_time() -> None:
+    older, newer = versioned_message(NOW - dt.timedelta(minutes=1)), versioned_message(NOW + dt.timedelta(minutes=1))
+    later = NOW + dt.timedelta(hours=1)
+
+    edited = plan_replay(older, ReplayOptions(edits=Edits(set_fields={"remark": "x"})), watermark=WATERMARK, now=later)
+    kept = plan_replay(newer, ReplayOptions(), watermark=WATERMARK, now=later)
+    unchecked = plan_replay(older, ReplayOptions(), watermark=None, now=later)
+
+    assert not isinstance(edited, Refusal) and edited.event_at == later
+    assert not isinstance(kept, Refusal) and kept.event_at == NOW + dt.timedelta(minutes=1)
+    assert not isinstance(unchecked, Refusal) and unchecked.event_at == NOW - dt.timedelta(minutes=1)
+
+
+def test_the_identity_filter_matches_any_identity_of_the_customer_by_its_hash() -> None:
+    message = versioned_message(NOW)
+
+    assert DlqFilter(identity="shop:id:7").matches(message)
+    assert DlqFilter(identity=identity_hash("email:ada.lovelace@example.com")).matches(message)
+    assert DlqFilter(identity=("shop:id:8", "phone:442079460958")).matches(message)
+    assert not DlqFilter(identity="shop:id:8").matches(message)
+    assert DlqFilter(identity="shop:id:7").identity == (identity_hash("shop:id:7"),)

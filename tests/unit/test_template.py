@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from nxbridge.config import DrainSettings, IngestSettings, ReplaySettings
 from nxbridge.endpoints import KINDS, parse_endpoints
+from nxbridge.ordering import LEASE_SECONDS, WATERMARK_TTL_SECONDS
 from nxbridge.replay.queues import DLQ_OUTPUT_KEY, QUEUE_OUTPUT_KEY
 from tests.fixtures.template import function, load_template
 from tools.check_layer import OPERATOR_ONLY, RUNTIME_PROVIDED, normalize, read_pins
@@ -219,6 +220,46 @@ def test_ingest_role_grants_exactly_what_ingest_needs(template: dict[str, Any]) 
         ("dynamodb:UpdateItem", "IdempotencyTable"),
         ("dynamodb:DeleteItem", "IdempotencyTable"),
     }
+
+
+def role_grants(template: dict[str, Any], role: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs of a role's statements, for actions on data or on functions."""
+    return {
+        (action, ref_target(st["Resource"]))
+        for policy in template["Resources"][role]["Properties"]["Policies"]
+        for st in policy["PolicyDocument"]["Statement"]
+        for action in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+        if action.startswith((*DATA_SERVICES, "lambda:")) and "Fn::Sub" not in st["Resource"]
+    }
+
+
+def test_watermarks_reach_every_function_and_each_role_grants_only_its_calls(template: dict[str, Any]) -> None:
+    for name in FUNCTIONS:
+        assert ref_target(function(template, name)["Environment"]["Variables"]["ORDERING_TABLE"]) == "IdempotencyTable"
+    drain = {grant for grant in role_grants(template, "DrainRole") if grant[1] == "IdempotencyTable"}
+    replay = {grant for grant in role_grants(template, "ReplayRole") if grant[1] == "IdempotencyTable"}
+    # Claims and releases are conditional updates; replay reads one watermark, erasure scans and deletes.
+    assert drain == {("dynamodb:UpdateItem", "IdempotencyTable")}
+    assert replay == {(f"dynamodb:{a}", "IdempotencyTable") for a in ("GetItem", "Scan", "DeleteItem")}
+
+
+def test_the_ingest_may_invoke_the_replay_function_and_nothing_else(template: dict[str, Any]) -> None:
+    ingest = function(template, "IngestFunction")["Environment"]["Variables"]
+    assert ref_target(ingest["REPLAY_FUNCTION"]) == "ReplayFunction"
+    assert ingest["NXCLOUD_TYPE"] == {"Ref": "NXCloudType"}
+    invokes = {grant for grant in role_grants(template, "IngestRole") if grant[0].startswith("lambda:")}
+    assert invokes == {("lambda:InvokeFunction", "ReplayFunction")}
+    assert not any(
+        a.startswith("lambda:") for a, _ in role_grants(template, "DrainRole") | role_grants(template, "ReplayRole")
+    )
+
+
+def test_a_watermark_outlives_any_record_that_can_still_reach_the_drain(template: dict[str, Any]) -> None:
+    queue = template["Resources"]["CustomersQueue"]["Properties"]["MessageRetentionPeriod"]
+    dlq = template["Resources"]["CustomersDLQ"]["Properties"]["MessageRetentionPeriod"]
+    assert queue + dlq < WATERMARK_TTL_SECONDS
+    # A lease outlives any drain invocation that holds it, so that no call in flight is overtaken.
+    assert function(template, "DrainFunction")["Timeout"] <= LEASE_SECONDS
 
 
 def test_idempotency_table_is_on_demand_with_ttl(template: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from boto3.session import Session
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
@@ -80,6 +81,9 @@ DRAIN = Profile(
     total_attempts=1,
     batch_retry=RetryPolicy(attempts=3, base=0.2, cap=1.0),
 )
+# The drain's watermark claims and releases (nxbridge.ordering): one short attempt each. A failed claim sends its
+# record back to SQS, a failed release lets the lease expire; neither is worth a pause inside the deadline.
+DRAIN_ORDERING = Profile("drain-ordering", connect_timeout=0.5, read_timeout=0.75, total_attempts=1)
 # The NXCloud secret, read on a cold start and when the cache expires: a failure sends the whole batch back to SQS
 # as a configuration failure, so it gets retries; it happens before the first NXCloud call and its deadline check.
 DRAIN_SECRETS = Profile("drain-secrets", connect_timeout=1.0, read_timeout=3.0, total_attempts=3)
@@ -92,7 +96,7 @@ OPERATOR = Profile(
     batch_retry=RetryPolicy(attempts=3, base=0.2, cap=5.0),
 )
 
-PROFILES: tuple[Profile, ...] = (INGEST, INGEST_QUEUE, DRAIN, DRAIN_SECRETS, OPERATOR)
+PROFILES: tuple[Profile, ...] = (INGEST, INGEST_QUEUE, DRAIN, DRAIN_ORDERING, DRAIN_SECRETS, OPERATOR)
 
 
 @overload
@@ -115,6 +119,10 @@ def client(
 def client(
     service: Literal["dynamodb"], profile: Profile, session: Session | None = None, *, endpoint_url: str | None = None
 ) -> DynamoDBClient: ...
+@overload
+def client(
+    service: Literal["lambda"], profile: Profile, session: Session | None = None, *, endpoint_url: str | None = None
+) -> LambdaClient: ...
 @overload
 def client(
     service: Literal["cloudformation"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,6 +15,7 @@ from nxbridge.aws.clients import OPERATOR, client
 from nxbridge.config import ReplaySettings
 from nxbridge.handlers import Lazy
 from nxbridge.observability import logger, metrics, tracer
+from nxbridge.ordering import Watermarks
 from nxbridge.replay.request import ReplayRequest, run_request
 
 if TYPE_CHECKING:
@@ -23,13 +25,30 @@ if TYPE_CHECKING:
 STOP_MARGIN_MS = 15_000
 
 
-def build_dependency(env: Mapping[str, str] | None = None) -> Lazy[tuple[ReplaySettings, SQSClient]]:
-    """One execution environment's settings (from ``env``, default os.environ) and SQS client, built on first use."""
-    return Lazy(lambda: (ReplaySettings.from_env(env), client("sqs", OPERATOR)))
+@dataclass(frozen=True)
+class ReplayDependencies:
+    """What one execution environment builds once: the settings, the SQS client, the watermarks (if a table)."""
+
+    settings: ReplaySettings
+    sqs: SQSClient
+    watermarks: Watermarks | None
+
+
+def _build(env: Mapping[str, str] | None) -> ReplayDependencies:
+    settings = ReplaySettings.from_env(env)
+    watermarks = None
+    if settings.ordering_table:
+        watermarks = Watermarks(client("dynamodb", OPERATOR), settings.ordering_table)
+    return ReplayDependencies(settings, client("sqs", OPERATOR), watermarks)
+
+
+def build_dependency(env: Mapping[str, str] | None = None) -> Lazy[ReplayDependencies]:
+    """One execution environment's settings (from ``env``, default os.environ) and clients, built on first use."""
+    return Lazy(lambda: _build(env))
 
 
 def make_handler(
-    dependency: Lazy[tuple[ReplaySettings, SQSClient]] | None = None,
+    dependency: Lazy[ReplayDependencies] | None = None,
 ) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """A handler with its own cold start; ``lambda_handler`` is one, the local stack makes one per environment."""
     dependencies = dependency or build_dependency()
@@ -50,9 +69,13 @@ def make_handler(
                 for e in exc.errors(include_input=False, include_url=False)
             ]
             return {"ok": False, "errors": errors}
-        settings, sqs = dependencies()
+        built = dependencies()
         answer = run_request(
-            request, sqs, settings, should_stop=lambda: context.get_remaining_time_in_millis() < STOP_MARGIN_MS
+            request,
+            built.sqs,
+            built.settings,
+            should_stop=lambda: context.get_remaining_time_in_millis() < STOP_MARGIN_MS,
+            watermarks=built.watermarks,
         )
         if request.action == "replay" and not request.dry_run:
             metrics.add_metric(name="DlqReplayed", unit=MetricUnit.Count, value=answer["replayed"])

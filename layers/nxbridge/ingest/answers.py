@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from nxbridge.observability import NAMESPACE, SERVICE, logger
-from nxbridge.outcomes import Accepted, Duplicate, HeldBack, Outcome, Ping, WebhookResponse
+from nxbridge.outcomes import Accepted, Acknowledged, Duplicate, HeldBack, Outcome, Ping, WebhookResponse
 from nxbridge.rejections import Rejection
 from nxbridge.sources import Ignored, WebhookRequest
 
@@ -28,6 +28,8 @@ def respond(request: WebhookRequest, outcome: Outcome) -> WebhookResponse:
             return WebhookResponse(200, {"accepted": 0, "ignored": reason, "requestId": request_id})
         case Ping():
             return WebhookResponse(200, {"ping": True, "requestId": request_id})
+        case Acknowledged(topic=topic):
+            return WebhookResponse(200, {"acknowledged": topic, "requestId": request_id})
         case HeldBack(reason=reason):
             # A bot that filled the honeypot is told what a person is told (a form post is one customer).
             count_rejection(request, 202, reason)

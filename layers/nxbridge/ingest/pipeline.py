@@ -34,8 +34,10 @@ from nxbridge.endpoints import (
 from nxbridge.envelope import Envelope, utcnow
 from nxbridge.ingest.answers import rejected, respond
 from nxbridge.ingest.ledger import DeliveryLedger, LedgerBusy, LedgerUnavailable
+from nxbridge.ingest.privacy import DlqPurger, PrivacyDesk, ReplayFunctionPurger
 from nxbridge.ingest.queue import CustomerQueue, QueueUnavailable
 from nxbridge.observability import NAMESPACE, SERVICE, logger, metrics
+from nxbridge.ordering import Watermarks, customer_identity
 from nxbridge.outcomes import Accepted, Duplicate, Outcome, Ping, WebhookResponse
 from nxbridge.rejections import (
     ConfigUnavailable,
@@ -55,6 +57,7 @@ from nxbridge.rejections import (
 from nxbridge.sources import (
     Candidate,
     DroppedContact,
+    EventFacts,
     Ignored,
     InvalidPayload,
     MalformedPayload,
@@ -86,25 +89,34 @@ class Ingest:
         ledger: DeliveryLedger | None = None,
         max_body_bytes: int = 1_048_576,
         clock: Callable[[], dt.datetime] = utcnow,
+        privacy: PrivacyDesk | None = None,
     ) -> None:
         self._endpoints = endpoints
         self._secrets = secrets
         self._queue = queue
         self._ledger = ledger
+        self._privacy = privacy or PrivacyDesk()
         self._max_body_bytes = max_body_bytes
         self._clock = clock
         self._form_gate: FormGate | None = None
 
     @classmethod
-    def from_settings(cls, settings: IngestSettings) -> Ingest:
-        """Build the clients and stores that the settings name (boto3 honours AWS_ENDPOINT_URL: the local stack)."""
+    def from_settings(cls, settings: IngestSettings, *, purger: DlqPurger | None = None) -> Ingest:
+        """Build the clients and stores that the settings name (boto3 honours AWS_ENDPOINT_URL: the local stack).
+
+        ``purger`` carries out the DLQ part of privacy requests; by default the ReplayFunction that REPLAY_FUNCTION
+        names (tests and the local stack run one in-process).
+        """
         endpoints: EndpointStore
         if settings.endpoints_parameter:
             endpoints = ParameterEndpoints(
-                client("ssm", INGEST), settings.endpoints_parameter, max_age=settings.cache_seconds
+                client("ssm", INGEST),
+                settings.endpoints_parameter,
+                max_age=settings.cache_seconds,
+                nxcloud_type=settings.nxcloud_type,
             )
         elif settings.endpoints_file:
-            endpoints = FileEndpoints(settings.endpoints_file)
+            endpoints = FileEndpoints(settings.endpoints_file, nxcloud_type=settings.nxcloud_type)
         else:
             raise SettingsError("set ENDPOINTS_PARAMETER (AWS) or ENDPOINTS_FILE (local)")
         secrets: SecretStore
@@ -126,8 +138,19 @@ class Ingest:
                 ttl_seconds=settings.idempotency_ttl_seconds,
             )
         queue = CustomerQueue(client("sqs", INGEST_QUEUE), settings.queue_url)
+        if purger is None and settings.replay_function:
+            purger = ReplayFunctionPurger(client("lambda", INGEST), settings.replay_function)
+        privacy = PrivacyDesk(
+            Watermarks(client("dynamodb", INGEST), settings.ordering_table) if settings.ordering_table else None,
+            purger,
+        )
         return cls(
-            endpoints=endpoints, secrets=secrets, queue=queue, ledger=ledger, max_body_bytes=settings.max_body_bytes
+            endpoints=endpoints,
+            secrets=secrets,
+            queue=queue,
+            ledger=ledger,
+            max_body_bytes=settings.max_body_bytes,
+            privacy=privacy,
         )
 
     def register_lambda_context(self, context: Any) -> None:
@@ -204,6 +227,9 @@ class Ingest:
                 held = self._forms().screen(request, endpoint, payload)
                 if held is not None:
                     return held
+            notice = source.privacy_notice(request, payload, endpoint.config)
+            if notice is not None:
+                return self._privacy.handle(endpoint, notice, request.request_id)
             found = source.candidates(payload, request, endpoint.config)
         except MalformedPayload as exc:
             raise MalformedBody(str(exc)) from None
@@ -217,7 +243,8 @@ class Ingest:
             extra = {"endpoint": endpoint.name, "kind": endpoint.kind, "reason": found.reason}
             logger.info("delivery ignored", extra={**extra, "delivery_id": delivery_id})
             return found
-        messages, dropped = _messages(request, endpoint, source, found, delivery_id)
+        facts = source.event_facts(request, payload, endpoint.config)
+        messages, dropped = _messages(request, endpoint, source, found, delivery_id, facts=facts)
         outcome = self._enqueue(request, endpoint, delivery_id, messages, source.dedupe_key(request, delivery_id))
         if isinstance(outcome, Accepted):
             _count_dropped(endpoint, delivery_id, dropped)
@@ -317,6 +344,8 @@ def _messages(
     source: Source,
     found: list[Candidate],
     delivery_id: str | None,
+    *,
+    facts: EventFacts,
 ) -> tuple[list[str], list[tuple[int, DroppedContact]]]:
     """The queue messages of valid customers (and the contacts left out); ValidationFailed when one is not."""
     if not found:
@@ -343,6 +372,10 @@ def _messages(
         dropped.extend((index, contact) for contact in built.dropped)
     if problems:
         raise ValidationFailed(problems)
+    # Never later than the receive time: a sender's clock running ahead must not block the customer's next updates.
+    event_at = min(facts.at, request.received_at) if facts.at is not None else request.received_at
+    # The source's customer id names the customer of a one-customer delivery only.
+    customer_id = facts.customer_id if len(customers) == 1 else None
     messages = [
         Envelope(
             endpoint=endpoint.name,
@@ -351,6 +384,9 @@ def _messages(
             received_at=request.received_at,
             trace_id=request.request_id,
             customer=customer,
+            event_at=event_at,
+            identity=customer_identity(endpoint.name, customer_id, customer),
+            event=facts.event,
         ).to_message()
         for customer in customers
     ]

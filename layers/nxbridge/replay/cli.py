@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from nxbridge.aws.clients import OPERATOR, client
 from nxbridge.config import MAX_REPLAYS, SCAN_VISIBILITY_TIMEOUT, SCAN_WAIT_SECONDS, DlqSettings, ReplaySettings
 from nxbridge.observability import logger
+from nxbridge.ordering import Watermarks
 from nxbridge.replay.errors import ReplayError
 from nxbridge.replay.export import purge, write_export
 from nxbridge.replay.filters import STAGES, DlqFilter
@@ -31,6 +32,7 @@ from nxbridge.replay.terminal import ProgressBar, age, dump, human_summary, say,
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
 EXIT_OK = 0
@@ -48,10 +50,14 @@ class Clients:
         cloudformation: CloudFormationClient | None = None,
         *,
         make_cloudformation: Callable[[], CloudFormationClient] | None = None,
+        dynamodb: DynamoDBClient | None = None,
+        make_dynamodb: Callable[[], DynamoDBClient] | None = None,
     ) -> None:
         self.sqs = sqs
         self._cloudformation = cloudformation
         self._make_cloudformation = make_cloudformation
+        self._dynamodb = dynamodb
+        self._make_dynamodb = make_dynamodb
 
     @property
     def cloudformation(self) -> CloudFormationClient:
@@ -61,6 +67,15 @@ class Clients:
                 raise ReplayError("no CloudFormation client to read --stack with")
             self._cloudformation = self._make_cloudformation()
         return self._cloudformation
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        """The DynamoDB client, created on first use (only a replay with a watermark table needs it)."""
+        if self._dynamodb is None:
+            if self._make_dynamodb is None:
+                raise ReplayError("no DynamoDB client to read the watermarks with")
+            self._dynamodb = self._make_dynamodb()
+        return self._dynamodb
 
 
 @dataclass(frozen=True)
@@ -172,6 +187,12 @@ def _filter_options() -> argparse.ArgumentParser:
     group.add_argument("--newer-than", help="failed at or after: a duration (30m, 2h, 7d) ago or an ISO timestamp")
     group.add_argument("--contains", help="case-insensitive substring of the raw message body")
     group.add_argument("--id", action="append", default=[], help="DLQ message id")
+    group.add_argument(
+        "--identity",
+        action="append",
+        default=[],
+        help="customer: the SHA-256 the logs show, or an identity such as email:jane@example.com or shop:id:42",
+    )
     return filters
 
 
@@ -211,6 +232,7 @@ def make_clients(args: argparse.Namespace) -> Clients:
     return Clients(
         sqs=client("sqs", OPERATOR, session, endpoint_url=args.endpoint_url),
         make_cloudformation=lambda: client("cloudformation", OPERATOR, session, endpoint_url=args.endpoint_url),
+        make_dynamodb=lambda: client("dynamodb", OPERATOR, session, endpoint_url=args.endpoint_url),
     )
 
 
@@ -221,6 +243,7 @@ _SETTING_NAMES = {
     "REPLAY_VISIBILITY_TIMEOUT": "--visibility-timeout (REPLAY_VISIBILITY_TIMEOUT)",
     "REPLAY_WAIT_SECONDS": "--wait-seconds (REPLAY_WAIT_SECONDS)",
     "MAX_REPLAYS": "--max-replays (MAX_REPLAYS)",
+    "ORDERING_TABLE": "the watermark table (ORDERING_TABLE or the stack's IdempotencyTableName)",
 }
 
 
@@ -228,15 +251,18 @@ def load_settings(args: argparse.Namespace, clients: Clients, env: Mapping[str, 
     """The settings the ReplayFunction would read from ``env``, overridden by the stack's outputs, then the flags.
 
     Queue URLs: explicit flags first, then the stack's outputs, then QUEUE_URL/DLQ_URL. A replay builds
-    ReplaySettings (which needs the CustomersQueue); every other action reads the DLQ only.
+    ReplaySettings (which needs the CustomersQueue; the watermark table comes from the stack or ORDERING_TABLE);
+    every other action reads the DLQ only.
     """
-    queue_url, dlq_url = args.queue_url, args.dlq_url
-    if args.stack and not (queue_url and dlq_url):
+    queue_url, dlq_url, table = args.queue_url, args.dlq_url, None
+    replaying = getattr(args, "dlq_settings", DlqSettings) is ReplaySettings
+    if args.stack and not (queue_url and dlq_url and not replaying):
         found = queues_from_stack(clients.cloudformation, args.stack)
-        queue_url, dlq_url = queue_url or found.queue_url, dlq_url or found.dlq_url
+        queue_url, dlq_url, table = queue_url or found.queue_url, dlq_url or found.dlq_url, found.ordering_table
     flags = {
         "QUEUE_URL": queue_url,
         "DLQ_URL": dlq_url,
+        "ORDERING_TABLE": table,
         "REPLAY_VISIBILITY_TIMEOUT": args.visibility_timeout,
         "REPLAY_WAIT_SECONDS": args.wait_seconds,
         "MAX_REPLAYS": getattr(args, "max_replays", None),
@@ -325,6 +351,7 @@ def _filter(args: argparse.Namespace) -> DlqFilter:
             newer_than=getattr(args, "newer_than", None),
             contains=getattr(args, "contains", None),
             id=tuple(getattr(args, "id", [])),
+            identity=tuple(getattr(args, "identity", [])),
         )
     except ValidationError as exc:
         raise ReplayError(_problems(exc)) from None
@@ -446,8 +473,13 @@ def _replay(args: argparse.Namespace, clients: Clients, settings: ReplaySettings
     scanner = _scanner(clients, settings)
     # A batch of ten held messages must not reappear while a slow --rate is still sending it.
     scanner.visibility_timeout = replay_visibility(settings.visibility_timeout, args.rate)
+    watermarks = None
+    if settings.ordering_table:
+        watermarks = Watermarks(clients.dynamodb, settings.ordering_table)
+    else:
+        say(io.err, "nxbridge dlq: warning: no watermark table (--stack or ORDERING_TABLE): stale records not refused")
     with stop_requests(io.err) as should_stop:
-        summary = Replayer(clients.sqs, settings.queue_url).run(
+        summary = Replayer(clients.sqs, settings.queue_url, watermarks=watermarks).run(
             scanner,
             dlq_filter,
             options,

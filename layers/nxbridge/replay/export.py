@@ -1,4 +1,5 @@
-"""Export and purge: matching DLQ records written as JSONL, and deleted only once their archive is on disk."""
+"""Export, purge and erase: matching DLQ records written as JSONL; deleted once their archive is on disk (purge), or
+deleted with no copy kept (erase: a privacy request, whose point is that nothing remains)."""
 
 from __future__ import annotations
 
@@ -74,4 +75,31 @@ def purge(
     flush()
     summary.scanned = scanner.scanned
     logger.info("DLQ purge", extra={"deleted": summary.deleted, "notDeleted": len(summary.not_deleted)})
+    return summary
+
+
+class EraseSummary(BaseModel):
+    """What an erase deleted (no archive: the records are gone)."""
+
+    action: Literal["erase"] = "erase"
+    scanned: int = 0
+    erased: int = 0
+    not_erased: list[str] = Field(default_factory=list)
+
+
+def erase(scanner: DlqScanner, dlq_filter: DlqFilter) -> EraseSummary:
+    """Delete every matching record, keeping no copy (a privacy request); ids that could not be deleted are listed."""
+    summary = EraseSummary()
+    batch: list[str] = []
+    for message in select(scanner, dlq_filter):
+        batch.append(message.message_id)
+        if len(batch) == MAX_BATCH_ENTRIES:
+            summary.not_erased.extend(scanner.delete_many(batch))
+            summary.erased += len(batch)
+            batch.clear()
+    if batch:
+        summary.not_erased.extend(scanner.delete_many(batch))
+        summary.erased += len(batch)
+    summary.erased -= len(summary.not_erased)
+    summary.scanned = scanner.scanned
     return summary

@@ -10,11 +10,13 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from nxbridge import facts
 from nxbridge.envelope import utcnow
+from nxbridge.ordering import identities_of, identity_hash
 from nxbridge.replay.records import DlqMessage
 
 STAGES: tuple[str, ...] = facts.STAGES
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)", re.IGNORECASE)
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def parse_when(text: str | dt.datetime, now: dt.datetime | None = None) -> dt.datetime:
@@ -54,11 +56,19 @@ class DlqFilter(BaseModel):
     newer_than: dt.datetime | None = None
     contains: str | None = None
     id: tuple[str, ...] = ()
+    # Customers by the SHA-256 of an identity (what logs show); a plain identity (email:jane@example.com,
+    # shop:id:42) is hashed on the way in, so that requests and logs never need to carry it.
+    identity: tuple[str, ...] = ()
 
-    @field_validator("error_code", "stage", "endpoint", "id", mode="before")
+    @field_validator("error_code", "stage", "endpoint", "id", "identity", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return as_tuple(value)
+
+    @field_validator("identity", mode="after")
+    @classmethod
+    def _hashed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v if _SHA256_HEX.fullmatch(v) else identity_hash(v) for v in value)
 
     @field_validator("stage", mode="after")
     @classmethod
@@ -88,5 +98,13 @@ class DlqFilter(BaseModel):
             self.older_than is None or message.failed_at < self.older_than,
             self.newer_than is None or message.failed_at >= self.newer_than,
             self.contains is None or self.contains.casefold() in message.body.casefold(),
+            not self.identity or self._same_customer(message),
         )
         return all(checks)
+
+    def _same_customer(self, message: DlqMessage) -> bool:
+        # Any identity the customer can be known by: records written before envelopes carried one match too.
+        envelope = message.record.envelope
+        if envelope is None:
+            return False
+        return any(identity_hash(identity) in self.identity for identity in identities_of(envelope))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nxbridge.config import MAX_REPLAYS
 from nxbridge.contract import CustomerValidationError, validate_customer
 from nxbridge.contract.models import field_errors
-from nxbridge.envelope import Envelope
+from nxbridge.envelope import Envelope, utcnow
+from nxbridge.ordering import from_micros, micros
 from nxbridge.replay.filters import as_tuple
 from nxbridge.replay.records import DlqMessage
 
@@ -67,24 +69,38 @@ class ReplayOptions(BaseModel):
     edits: Edits = Field(default_factory=Edits)
 
 
+RefusalCode = Literal["no_envelope", "max_replays", "invalid", "stale", "unchecked"]
+
+
 @dataclass(frozen=True)
 class Refusal:
-    """Why one record is not replayed; it stays in the DLQ."""
+    """Why one record is not replayed (``code`` for machines, ``reason`` for people); it stays in the DLQ."""
 
     reason: str
+    code: RefusalCode = "invalid"
 
 
-def plan_replay(message: DlqMessage, options: ReplayOptions) -> Envelope | Refusal:
-    """The fresh envelope to send for ``message`` (edits applied, revalidated, count and history updated)."""
+def plan_replay(
+    message: DlqMessage, options: ReplayOptions, *, watermark: int | None = None, now: dt.datetime | None = None
+) -> Envelope | Refusal:
+    """The fresh envelope to send for ``message`` (edits applied, revalidated, count and history updated).
+
+    ``watermark`` is the newest event time (epoch microseconds) NXCloud may hold for the customer: an older record
+    is refused as ``stale`` unless ``force``. An edited record, or a forced stale one, is the operator's intent and
+    counts as new: its event time becomes ``now``, so that the drain sends it over whatever NXCloud holds.
+    """
     candidate = message.candidate()
     if candidate is None:
         return Refusal(
             f"no envelope to replay (stage {message.reason.stage}): the DLQ holds only a raw body; "
-            "export it, fix it at the source, then purge it"
+            "export it, fix it at the source, then purge it",
+            "no_envelope",
         )
     count = candidate.get("replay_count", 0)
     if isinstance(count, int) and count >= options.max_replays and not options.force:
-        return Refusal(f"already replayed {count} times (limit {options.max_replays}); use --force to replay again")
+        return Refusal(
+            f"already replayed {count} times (limit {options.max_replays}); use --force to replay again", "max_replays"
+        )
     try:
         customer = validate_customer(options.edits.apply(candidate["customer"]))
     except CustomerValidationError as exc:
@@ -94,7 +110,17 @@ def plan_replay(message: DlqMessage, options: ReplayOptions) -> Envelope | Refus
     except ValidationError as exc:
         reasons = "; ".join(f"{e.field}: {e.reason}" for e in field_errors(exc))
         return Refusal(f"not a valid envelope: {reasons}")
+    stale = watermark is not None and envelope.event_at is not None and micros(envelope.event_at) < watermark
+    if stale and not options.force and not options.edits:
+        assert envelope.event_at is not None and watermark is not None
+        return Refusal(
+            f"stale: NXCloud holds a newer version of this customer (this record's event time "
+            f"{envelope.event_at.isoformat()}, the newest sent {from_micros(watermark).isoformat()}); the drain would "
+            "only supersede it. Use --force to send it anyway (as new), or --set to correct it",
+            "stale",
+        )
     reason = message.reason.model_copy(update={"dlq_message_id": message.message_id})
-    return envelope.model_copy(
-        update={"replay_count": envelope.replay_count + 1, "history": [*envelope.history, reason]}
-    )
+    update: dict[str, Any] = {"replay_count": envelope.replay_count + 1, "history": [*envelope.history, reason]}
+    if options.edits or stale:
+        update["event_at"] = now or utcnow()
+    return envelope.model_copy(update=update)

@@ -1,4 +1,4 @@
-"""Finding the two queues (a stack's outputs) and SQS's own counts of what they hold."""
+"""Finding the two queues and the watermark table (a stack's outputs), and SQS's own counts of what the queues hold."""
 
 from __future__ import annotations
 
@@ -20,14 +20,18 @@ QUEUE_OUTPUT_KEY = "QueueUrl"
 DLQ_OUTPUT_KEY = "DlqUrl"
 QUEUE_OUTPUT_FRAGMENT = "customersqueueurl"
 DLQ_OUTPUT_FRAGMENT = "customersdlqurl"
+# The drain's watermarks live in the IdempotencyTable.
+TABLE_OUTPUT_KEY = "IdempotencyTableName"
+TABLE_OUTPUT_FRAGMENT = "idempotencytable"
 
 
 @dataclass(frozen=True)
 class StackQueues:
-    """The queue URLs a deployed stack publishes as outputs."""
+    """The queue URLs (and the watermark table) a deployed stack publishes as outputs."""
 
     queue_url: str | None
     dlq_url: str | None
+    ordering_table: str | None = None
 
 
 def _output(outputs: Mapping[str, str], key: str, fragment: str) -> str | None:
@@ -51,6 +55,7 @@ def queues_from_stack(cloudformation: CloudFormationClient, stack_name: str) -> 
     found = StackQueues(
         queue_url=_output(outputs, QUEUE_OUTPUT_KEY, QUEUE_OUTPUT_FRAGMENT),
         dlq_url=_output(outputs, DLQ_OUTPUT_KEY, DLQ_OUTPUT_FRAGMENT),
+        ordering_table=_output(outputs, TABLE_OUTPUT_KEY, TABLE_OUTPUT_FRAGMENT),
     )
     if found.queue_url is None and found.dlq_url is None:
         raise ReplayError(f"stack {stack_name!r} has no {QUEUE_OUTPUT_KEY} or {DLQ_OUTPUT_KEY} output")

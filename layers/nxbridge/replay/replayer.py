@@ -7,6 +7,8 @@
   if it came from a queue message this run sent (the drain records ``source_message_id``), it is this run's replay
   rejected again (left in the DLQ, not sent again); otherwise it is a stale copy left by an earlier run whose
   delete failed (deleted, not re-sent).
+- With the drain's watermarks (``Watermarks``), a record older than what NXCloud may already hold for its customer
+  is refused as ``stale`` (the drain would only supersede it), unless forced or edited (``plan_replay``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from nxbridge.aws.sqs import MAX_BATCH_ENTRIES
-from nxbridge.envelope import utcnow
+from nxbridge.envelope import Envelope, utcnow
 from nxbridge.observability import logger
+from nxbridge.ordering import Watermarks
 from nxbridge.replay.filters import DlqFilter
 from nxbridge.replay.plan import Refusal, ReplayOptions, plan_replay
 from nxbridge.replay.records import DlqMessage
@@ -62,6 +65,8 @@ class RecordOutcome(BaseModel):
     message_id: str
     status: OutcomeStatus
     reason: str | None = None
+    # For a refusal: why, for machines (``stale``, ``max_replays``, ``invalid``, ...).
+    code: str | None = None
 
 
 class ReplaySummary(BaseModel):
@@ -128,10 +133,18 @@ def replay_visibility(base: int, rate: float | None) -> int:
 class Replayer:
     """Moves matching DLQ records back to the CustomersQueue as fresh envelopes."""
 
-    def __init__(self, sqs: SQSClient, queue_url: str, *, pacer: RatePacer | None = None) -> None:
+    def __init__(
+        self,
+        sqs: SQSClient,
+        queue_url: str,
+        *,
+        pacer: RatePacer | None = None,
+        watermarks: Watermarks | None = None,
+    ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self.pacer = pacer
+        self.watermarks = watermarks
 
     def run(
         self,
@@ -150,6 +163,7 @@ class Replayer:
             options=options,
             pacer=self.pacer or RatePacer(options.rate),
             should_stop=should_stop,
+            watermarks=self.watermarks,
         )
         summary = run.summary
         with scanner:
@@ -183,6 +197,7 @@ class _ReplayRun:
     options: ReplayOptions
     pacer: RatePacer
     should_stop: Callable[[], bool]
+    watermarks: Watermarks | None = None
     summary: ReplaySummary = field(init=False)
     replayed_lineage: set[str] = field(default_factory=set)
     started: dt.datetime = field(default_factory=utcnow)
@@ -197,6 +212,18 @@ class _ReplayRun:
             return True
         # Without a source id (a bare envelope moved by redrive) only the time tells; err towards keeping it.
         return message.record.source_message_id is None and message.sent_at >= self.started - FRESH_MARGIN
+
+    def _plan(self, message: DlqMessage) -> Envelope | Refusal:
+        """``plan_replay`` with the customer's watermark, when there is a table and the envelope names a customer."""
+        envelope = message.record.envelope
+        if self.watermarks is None or envelope is None or envelope.identity is None:
+            return plan_replay(message, self.options)
+        try:
+            held = self.watermarks.read(envelope.identity)
+        except (ClientError, BotoCoreError) as exc:
+            return Refusal(f"cannot read the customer's watermark ({type(exc).__name__}); not replayed", "unchecked")
+        newest = held.newest(self.watermarks.now_us()) if held is not None else None
+        return plan_replay(message, self.options, watermark=newest)
 
     def one(self, message: DlqMessage) -> bool:
         """Handle one matching record; False when the run must stop (stop requested or a send failed)."""
@@ -222,11 +249,11 @@ class _ReplayRun:
                     RecordOutcome(message_id=mid, status="failed", reason="duplicate, but the DLQ delete failed")
                 )
             return True
-        plan = plan_replay(message, self.options)
+        plan = self._plan(message)
         if isinstance(plan, Refusal):
             summary.matched += 1
             summary.refused += 1
-            summary.problems.append(RecordOutcome(message_id=mid, status="refused", reason=plan.reason))
+            summary.problems.append(RecordOutcome(message_id=mid, status="refused", reason=plan.reason, code=plan.code))
             return True
         if self.options.dry_run:
             summary.matched += 1

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from nxbridge.config import ReplaySettings
+from nxbridge.observability import logger
+from nxbridge.ordering import Watermarks
+from nxbridge.replay.export import erase
 from nxbridge.replay.filters import DlqFilter, as_tuple
 from nxbridge.replay.plan import Edits, ReplayOptions
 from nxbridge.replay.records import view
@@ -23,7 +26,7 @@ class ReplayRequest(DlqFilter):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    action: Literal["stats", "list", "show", "replay"]
+    action: Literal["stats", "list", "show", "replay", "erase"]
     message_id: str | None = None
     limit: int | None = Field(default=None, ge=1)
     dry_run: bool = False
@@ -33,6 +36,10 @@ class ReplayRequest(DlqFilter):
     set_fields: dict[str, Any] = Field(default_factory=dict, alias="set")
     drop_fields: tuple[str, ...] = ()
     reveal: bool = False
+    # Privacy requests (sent by the ingest for Shopify's compliance topics): what to name in the one audit log line,
+    # and, for an erase by endpoint, whether the endpoint's watermark items go too.
+    audit: str | None = None
+    watermarks: bool = False
 
     @field_validator("rate", mode="before")
     @classmethod
@@ -48,6 +55,10 @@ class ReplayRequest(DlqFilter):
     def _consistent(self) -> ReplayRequest:
         if self.action == "show" and not self.message_id:
             raise ValueError("action show needs message_id")
+        if self.action == "erase" and not (self.identity or self.endpoint):
+            raise ValueError("action erase needs identity or endpoint: it never erases the whole DLQ")
+        if self.watermarks and not (self.action == "erase" and self.endpoint):
+            raise ValueError("watermarks goes with action erase and an endpoint")
         both = sorted(set(self.set_fields) & set(self.drop_fields))
         if both:
             raise ValueError(f"fields both set and dropped: {', '.join(both)}")
@@ -74,14 +85,39 @@ def run_request(
     settings: ReplaySettings,
     *,
     should_stop: Callable[[], bool] = lambda: False,
+    watermarks: Watermarks | None = None,
 ) -> dict[str, Any]:
     """Carry out one ReplayFunction request and return its JSON-ready answer."""
+    answer = _run(request, sqs, settings, should_stop, watermarks)
+    if request.audit is not None:
+        # The audit trail of a privacy request: counts only, never the customer (the filter holds hashes).
+        counts = {k: v for k, v in answer.items() if isinstance(v, int | str) and k != "action"}
+        logger.info("privacy request carried out", extra={"audit": request.audit, "action": request.action, **counts})
+    return answer
+
+
+def _run(
+    request: ReplayRequest,
+    sqs: SQSClient,
+    settings: ReplaySettings,
+    should_stop: Callable[[], bool],
+    watermarks: Watermarks | None,
+) -> dict[str, Any]:
     scanner = DlqScanner(
         sqs, settings.dlq_url, visibility_timeout=settings.visibility_timeout, wait_seconds=settings.wait_seconds
     )
     if request.action == "stats":
         with scanner:
             return {"action": "stats", **stats(scanner, request.dlq_filter).model_dump(mode="json")}
+    if request.action == "erase":
+        with scanner:
+            erased = erase(scanner, request.dlq_filter).model_dump(mode="json")
+        if request.watermarks:
+            if watermarks is None:
+                logger.warning("no ORDERING_TABLE: the endpoint's watermarks are not erased")
+            else:
+                erased["watermarks_erased"] = sum(watermarks.forget_endpoint(e) for e in request.endpoint)
+        return erased
     if request.action == "show":
         with scanner:
             found = find(scanner, request.message_id or "")
@@ -105,5 +141,8 @@ def run_request(
         edits=request.edits,
     )
     scanner.visibility_timeout = replay_visibility(settings.visibility_timeout, options.rate)
-    summary = Replayer(sqs, settings.queue_url).run(scanner, request.dlq_filter, options, should_stop=should_stop)
+    if watermarks is None:
+        logger.warning("no ORDERING_TABLE: stale records are not refused (the drain still supersedes them)")
+    replayer = Replayer(sqs, settings.queue_url, watermarks=watermarks)
+    summary = replayer.run(scanner, request.dlq_filter, options, should_stop=should_stop)
     return summary.model_dump(mode="json")

@@ -15,6 +15,7 @@ from jmespath.exceptions import JMESPathError
 
 from nxbridge.contract import CONTACT_FIELDS, Customer, CustomerValidationError, FieldError, validate_customer
 from nxbridge.endpoints import CUSTOM_FIELD_PREFIX, PHONE, EndpointConfig, Kind, compile_jmespath
+from nxbridge.envelope import EventKind
 from nxbridge.normalize.customer import Refusal, country_in_form, normalize_customer, own_region
 from nxbridge.normalize.sqs_text import sqs_safe
 from nxbridge.observability import logger
@@ -111,6 +112,30 @@ class Ignored:
     reason: str
 
 
+@dataclass(frozen=True)
+class EventFacts:
+    """What a delivery says about the change it carries (newest wins, ``nxbridge.ordering``); all optional.
+
+    ``at``: when the source changed the customer (the receive time stands in when None); ``event``: what it did;
+    ``customer_id``: the source's own id of the customer, for a delivery that carries one customer.
+    """
+
+    at: dt.datetime | None = None
+    event: EventKind | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PrivacyNotice:
+    """A verified delivery about a customer's or a shop's data rather than a change to it (Shopify's compliance
+    topics and ``customers/delete``): the ingest acknowledges it and acts on what the bridge holds."""
+
+    topic: str
+    customer_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
 class Source(ABC):
     """One webhook kind: how it is signed, where its delivery id is, how its payload becomes customers."""
 
@@ -153,6 +178,14 @@ class Source(ABC):
     def candidates(self, payload: Any, request: WebhookRequest, config: EndpointConfig) -> list[Candidate] | Ignored:
         """The customers the payload carries, mapped to NXCloud field names but not yet validated."""
 
+    def event_facts(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> EventFacts:
+        """When and what the source changed, and its customer id; by default nothing (the receive time counts)."""
+        return EventFacts()
+
+    def privacy_notice(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> PrivacyNotice | None:
+        """The privacy or deletion notice this delivery is, if it is one (only Shopify sends them)."""
+        return None
+
 
 def _is_json_suffix(media_type: str, accepted: frozenset[str]) -> bool:
     # RFC 6839 structured syntax suffix: application/vnd.example+json is JSON.
@@ -165,6 +198,25 @@ def source_for(kind: Kind) -> Source:
     module = importlib.import_module(f"nxbridge.sources.{kind}")
     source: Source = module.SOURCE
     return source
+
+
+def event_time(value: Any) -> dt.datetime | None:
+    """A source's timestamp: ISO 8601 (without an offset: UTC) or epoch seconds; None when it is neither."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    raw = value.strip()
+    if raw.isdigit():
+        return event_time(int(raw))
+    try:
+        moment = dt.datetime.fromisoformat(raw.replace(" ", "T", 1) if "T" not in raw else raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def parse_json(body: bytes) -> Any:

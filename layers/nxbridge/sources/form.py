@@ -32,6 +32,7 @@ from nxbridge.forms import FormOptions
 from nxbridge.sources.base import (
     JSON_MEDIA_TYPES,
     Candidate,
+    EventFacts,
     Ignored,
     MalformedPayload,
     Source,
@@ -163,6 +164,10 @@ class FormSource(Source):
         if config.form.unknown_fields == "customize":
             _keep_unknown(candidate, form, used, config.form)
         return [candidate]
+
+    def event_facts(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> EventFacts:
+        """A post is a submission, made when it was received."""
+        return EventFacts(event="submit")
 
 
 def is_internal(name: str, options: FormOptions) -> bool:

@@ -12,14 +12,18 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from nxbridge.endpoints import EndpointConfig, Kind, ShopifyEndpoint
+from nxbridge.envelope import EventKind
 from nxbridge.sources.base import (
     Candidate,
+    EventFacts,
     Ignored,
+    PrivacyNotice,
     Source,
     WebhookRequest,
     apply_mapping,
     as_list,
     as_object,
+    event_time,
     join_text,
     require_object,
     search,
@@ -31,6 +35,14 @@ from nxbridge.sources.verify import matches_base64_hmac
 SIGNATURE_HEADERS = ("x-shopify-hmac-sha256", "shopify-hmac-sha256")
 DELIVERY_ID_HEADERS = ("x-shopify-webhook-id", "shopify-webhook-id", "x-shopify-event-id", "shopify-event-id")
 TOPIC_HEADERS = ("x-shopify-topic", "shopify-topic")
+TRIGGERED_AT_HEADERS = ("x-shopify-triggered-at", "shopify-triggered-at")
+TOPIC_EVENTS: dict[str, EventKind] = {
+    "customers/create": "create",
+    "customers/update": "update",
+    "customers/delete": "delete",
+}
+# The mandatory compliance topics (every App Store app answers them) and the deletion notice: no customer to map.
+PRIVACY_TOPICS = frozenset({"customers/redact", "customers/data_request", "shop/redact", "customers/delete"})
 
 
 def _address(customer: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +106,25 @@ class ShopifySource(Source):
             return Ignored(f"topic {topic!r} is not mapped by this endpoint")
         customer = require_object(payload)
         return [apply_mapping(map_customer(customer), config.mapping, lambda expression: search(expression, customer))]
+
+    def event_facts(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> EventFacts:
+        """The resource's ``updated_at`` (else ``X-Shopify-Triggered-At``), the topic's event, the customer ``id``."""
+        customer = as_object(payload)
+        return EventFacts(
+            at=event_time(customer.get("updated_at")) or event_time(request.header(*TRIGGERED_AT_HEADERS)),
+            event=TOPIC_EVENTS.get(request.header(*TOPIC_HEADERS) or ""),
+            customer_id=text(customer.get("id")),
+        )
+
+    def privacy_notice(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> PrivacyNotice | None:
+        """``customers/redact``, ``customers/data_request``, ``shop/redact`` and ``customers/delete``."""
+        topic = request.header(*TOPIC_HEADERS)
+        if topic not in PRIVACY_TOPICS:
+            return None
+        body = require_object(payload)
+        # The compliance payloads name the customer under "customer"; customers/delete is the customer itself.
+        customer = body if topic == "customers/delete" else as_object(body.get("customer"))
+        return PrivacyNotice(topic, text(customer.get("id")), text(customer.get("email")), text(customer.get("phone")))
 
 
 SOURCE = ShopifySource()

@@ -19,16 +19,18 @@ from typing import Any, ClassVar
 from nxbridge.endpoints import EndpointConfig, Kind, StandardEndpoint
 from nxbridge.sources.base import (
     Candidate,
+    EventFacts,
     Ignored,
     InvalidPayload,
     Problem,
     Source,
     WebhookRequest,
     apply_mapping,
+    event_time,
     search,
 )
 from nxbridge.sources.form import DEFAULT_SOURCES
-from nxbridge.sources.verify import STANDARD_ID_HEADERS, verify_standard
+from nxbridge.sources.verify import STANDARD_ID_HEADERS, STANDARD_TIMESTAMP_HEADERS, verify_standard
 
 
 def records_of(payload: Any, records: str | None, *, spec_shape: bool = False) -> list[Any]:
@@ -104,6 +106,10 @@ class StandardSource(Source):
         """One customer per record."""
         assert isinstance(config, StandardEndpoint)
         return map_records(payload, config.mapping, config.standard.records)
+
+    def event_facts(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> EventFacts:
+        """``webhook-timestamp`` (signed, within the tolerance)."""
+        return EventFacts(at=event_time(request.header(*STANDARD_TIMESTAMP_HEADERS)))
 
 
 SOURCE = StandardSource()

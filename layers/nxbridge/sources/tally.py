@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from nxbridge.endpoints import PHONE, EndpointConfig, Kind, TallyEndpoint
 from nxbridge.sources.base import (
     Candidate,
+    EventFacts,
     Ignored,
     MalformedPayload,
     Source,
@@ -23,6 +24,7 @@ from nxbridge.sources.base import (
     apply_mapping,
     as_list,
     as_object,
+    event_time,
     require_object,
     text,
 )
@@ -108,6 +110,12 @@ class TallySource(Source):
             PHONE: answers.first_of_type.get("INPUT_PHONE_NUMBER"),
         }
         return [apply_mapping(candidate, config.mapping, answers.lookup)]
+
+    def event_facts(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> EventFacts:
+        """``createdAt`` of the event (or of its ``data``); a response is a submission."""
+        event = as_object(payload)
+        created = event.get("createdAt") or as_object(event.get("data")).get("createdAt")
+        return EventFacts(at=event_time(created), event="submit")
 
 
 SOURCE = TallySource()

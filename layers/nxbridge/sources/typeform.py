@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from nxbridge.endpoints import PHONE, EndpointConfig, Kind, TypeformEndpoint
 from nxbridge.sources.base import (
     Candidate,
+    EventFacts,
     Ignored,
     MalformedPayload,
     Source,
@@ -22,6 +23,7 @@ from nxbridge.sources.base import (
     apply_mapping,
     as_list,
     as_object,
+    event_time,
     require_object,
     text,
 )
@@ -120,6 +122,11 @@ class TypeformSource(Source):
             PHONE: answers.first_of_type.get("phone_number"),
         }
         return [apply_mapping(candidate, config.mapping, answers.lookup)]
+
+    def event_facts(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> EventFacts:
+        """``form_response.submitted_at``; a response is a submission."""
+        submitted = as_object(as_object(payload).get("form_response")).get("submitted_at")
+        return EventFacts(at=event_time(submitted), event="submit")
 
 
 SOURCE = TypeformSource()

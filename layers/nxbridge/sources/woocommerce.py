@@ -15,13 +15,16 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from nxbridge.endpoints import EndpointConfig, Kind, WooCommerceEndpoint
+from nxbridge.envelope import EventKind
 from nxbridge.sources.base import (
     Candidate,
+    EventFacts,
     Ignored,
     Source,
     WebhookRequest,
     apply_mapping,
     as_object,
+    event_time,
     join_text,
     require_object,
     search,
@@ -33,6 +36,11 @@ SIGNATURE_HEADER = "x-wc-webhook-signature"
 DELIVERY_ID_HEADER = "x-wc-webhook-delivery-id"
 WEBHOOK_ID_HEADER = "x-wc-webhook-id"
 TOPIC_HEADER = "x-wc-webhook-topic"
+TOPIC_EVENTS: dict[str, EventKind] = {
+    "customer.created": "create",
+    "customer.updated": "update",
+    "customer.deleted": "delete",
+}
 _PING = re.compile(rb"\s*webhook_id=\d{1,20}\s*")
 
 
@@ -105,6 +113,15 @@ class WooCommerceSource(Source):
             return Ignored(f"topic {topic!r} is not mapped by this endpoint")
         resource = unwrap_legacy(require_object(payload))
         return [apply_mapping(map_resource(resource), config.mapping, lambda expression: search(expression, resource))]
+
+    def event_facts(self, request: WebhookRequest, payload: Any, config: EndpointConfig) -> EventFacts:
+        """``date_modified_gmt`` (UTC without an offset), the topic's event, the resource ``id``."""
+        resource = unwrap_legacy(as_object(payload))
+        return EventFacts(
+            at=event_time(resource.get("date_modified_gmt")),
+            event=TOPIC_EVENTS.get(request.header(TOPIC_HEADER) or ""),
+            customer_id=text(resource.get("id")),
+        )
 
 
 SOURCE = WooCommerceSource()
