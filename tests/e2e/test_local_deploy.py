@@ -124,7 +124,7 @@ def test_a_template_that_does_not_deploy_stops_nxbridge_run_with_cloudformations
 
 def test_a_template_that_does_not_transform_stops_nxbridge_run_with_the_translators_reason(tmp_path: Path) -> None:
     copy = _template_copy(
-        tmp_path, ("      Description: Inspects and replays", "      Descriptio: Inspects and replays")
+        tmp_path, ("      Description: Inspects, replays and erases", "      Descriptio: Inspects, replays and erases")
     )
     env = {**os.environ, "PORT": "0", "TEMPLATE_FILE": str(copy), "PYTHONPATH": os.pathsep.join(sys.path)}
 

@@ -22,7 +22,7 @@ from nxbridge.console.formatting import pretty
 from nxbridge.console.jobs import ReplayJob
 from nxbridge.console.security import CSRF_FIELD
 from nxbridge.console.state import current
-from nxbridge.envelope import Envelope
+from nxbridge.envelope import Envelope, utcnow
 from nxbridge.redact import redact, scrub_text
 from nxbridge.replay import (
     STAGES,
@@ -40,13 +40,23 @@ blueprint = Blueprint("actions", __name__)
 # The preview prints this many message bodies in full; it counts and confirms all of them.
 PREVIEW_BODIES = 20
 # Form fields a confirmation does not carry on: the CSRF token is added afresh, the ids become the preview's.
-_NOT_CARRIED = frozenset({CSRF_FIELD, "id", "reveal", "expected"})
+# The hidden field of a confirmation that carries the preview's replay time.
+REPLAYED_AT = "replayed_at"
+_NOT_CARRIED = frozenset({CSRF_FIELD, "id", "reveal", "expected", REPLAYED_AT})
 
 
 def _carried(form: MultiDict[str, str], ids: list[str]) -> list[tuple[str, str]]:
     """The hidden fields of a confirmation: the request as submitted, restricted to the records listed."""
     kept = [(k, v) for k, v in form.items(multi=True) if k not in _NOT_CARRIED]
     return kept + [("id", message_id) for message_id in ids]
+
+
+def _replayed_at(form: MultiDict[str, str]) -> dt.datetime | None:
+    """The event time the preview fixed for edited or forced records (None: a form that carries none)."""
+    try:
+        return dt.datetime.fromisoformat(form.get(REPLAYED_AT, ""))
+    except ValueError:
+        return None
 
 
 def _shown(body: str, reveal: bool) -> dict[str, Any]:
@@ -82,7 +92,11 @@ def replay_preview() -> Response:
         chosen = params.replay_request(request.form)
     except params.FormError as exc:
         return _form_page(str(exc), request.form, status=400)
-    options = params.replay_options(chosen, default_max_replays=context.max_replays, dry_run=True)
+    # An edited or forced record takes the replay's time as its event time: fixed here and carried to the confirm.
+    replayed_at = utcnow()
+    options = params.replay_options(
+        chosen, default_max_replays=context.max_replays, dry_run=True, replayed_at=replayed_at
+    )
     reveal = params.flag(request.form, "reveal")
     planned: list[tuple[str, Envelope]] = []
     refused: list[tuple[str, str]] = []
@@ -107,7 +121,10 @@ def replay_preview() -> Response:
         planned=planned,
         refused=refused,
         bodies=bodies,
-        hidden=_carried(request.form, [message_id for message_id, _ in planned]),
+        hidden=[
+            *_carried(request.form, [message_id for message_id, _ in planned]),
+            (REPLAYED_AT, replayed_at.isoformat()),
+        ],
         reveal=reveal,
         edits=chosen.edits,
         can_send=context.queue_url is not None,
@@ -115,9 +132,9 @@ def replay_preview() -> Response:
     return Response(page)
 
 
-def _replay_body(chosen: ReplayRequest) -> Callable[..., ReplaySummary]:
+def _replay_body(chosen: ReplayRequest, replayed_at: dt.datetime | None) -> Callable[..., ReplaySummary]:
     context = current().context
-    options = params.replay_options(chosen, default_max_replays=context.max_replays)
+    options = params.replay_options(chosen, default_max_replays=context.max_replays, replayed_at=replayed_at)
     queue_url = context.queue_url
     assert queue_url is not None
 
@@ -162,7 +179,7 @@ def replay_run() -> BaseResponse:
         )
 
     try:
-        job = console.jobs.start(len(chosen.id), _replay_body(chosen), finished)
+        job = console.jobs.start(len(chosen.id), _replay_body(chosen, _replayed_at(request.form)), finished)
     except RuntimeError as exc:
         return _form_page(str(exc), request.form, status=409)
     console.audit.record("replay started", job=job.id, confirmed=len(chosen.id), **audit_fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any, Protocol
 
@@ -109,9 +110,16 @@ def replay_request(values: Values) -> ReplayRequest:
         raise _problem(exc) from None
 
 
-def replay_options(request: ReplayRequest, *, default_max_replays: int, dry_run: bool = False) -> ReplayOptions:
+def replay_options(
+    request: ReplayRequest,
+    *,
+    default_max_replays: int,
+    dry_run: bool = False,
+    replayed_at: dt.datetime | None = None,
+) -> ReplayOptions:
     """The ReplayOptions of a replay request, as the CLI builds them."""
     return ReplayOptions(
+        replayed_at=replayed_at,
         dry_run=dry_run,
         limit=request.limit,
         rate=request.rate,

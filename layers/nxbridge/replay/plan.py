@@ -67,6 +67,9 @@ class ReplayOptions(BaseModel):
     max_replays: int = Field(default=MAX_REPLAYS, ge=0)
     force: bool = False
     edits: Edits = Field(default_factory=Edits)
+    # The event time an edited or forced record takes (it counts as new); None: when it is planned. The console
+    # fixes it at its preview, so that what it confirms is exactly what it showed.
+    replayed_at: dt.datetime | None = None
 
 
 RefusalCode = Literal["no_envelope", "max_replays", "invalid", "stale", "unchecked"]
@@ -122,5 +125,5 @@ def plan_replay(
     reason = message.reason.model_copy(update={"dlq_message_id": message.message_id})
     update: dict[str, Any] = {"replay_count": envelope.replay_count + 1, "history": [*envelope.history, reason]}
     if options.edits or stale:
-        update["event_at"] = now or utcnow()
+        update["event_at"] = now or options.replayed_at or utcnow()
     return envelope.model_copy(update=update)
