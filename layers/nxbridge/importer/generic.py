@@ -143,6 +143,9 @@ class GenericCsv(Reader):
     def column(self, field: str, record: Record) -> str:
         """The column mapped to an NXCloud field (the phone's column for a phone field)."""
         by_target = {target: column for column, target in self._targets.items()}
+        if field == "customer":
+            # "at least one contact is required": every contact column of the file is at fault.
+            return "; ".join(column for column, target in self._targets.items() if target in _USABLE) or field
         found = by_target.get(field) or (by_target.get(PHONE) if field in _USABLE else None)
         return found or field
 

@@ -197,24 +197,25 @@ class Importer:
             )
             built = customer_messages(request, endpoint, source, read_payload(request, endpoint, source))
         except RowError as exc:
-            self._reject(record, run, [(exc.column, exc.reason)])
+            self._reject(record, run, [(exc.column, exc.column, exc.reason)])
             return
         except Rejection as exc:
-            problems = [(self._reader.column(p.field, record), p.reason) for p in exc.problems]
-            self._reject(record, run, problems or [("", exc.message)])
+            problems = [(self._reader.column(p.field, record), p.field, p.reason) for p in exc.problems]
+            self._reject(record, run, problems or [("", "", exc.message)])
             return
         if isinstance(built, Ignored):
-            self._reject(record, run, [("", built.reason)])
+            self._reject(record, run, [("", "", built.reason)])
             return
         for _, contact in built.dropped:
             run.summary.dropped[contact.reason] = run.summary.dropped.get(contact.reason, 0) + 1
         batch.append(_Pending(record, built.messages[0]))
 
-    def _reject(self, record: Record, run: _Run, problems: list[tuple[str, str]]) -> None:
+    def _reject(self, record: Record, run: _Run, problems: list[tuple[str, str, str]]) -> None:
+        """Count a refused record and write it to the rejects file with its (column, NXCloud field, reason)s."""
         run.summary.rejected += 1
         if run.rejects is not None:
-            columns = "; ".join(dict.fromkeys(column for column, _ in problems if column))
-            reasons = "; ".join(f"{column}: {reason}" if column else reason for column, reason in problems)
+            columns = "; ".join(dict.fromkeys(column for column, _, _ in problems if column))
+            reasons = "; ".join(_said(*problem) for problem in problems)
             run.rejects.write(record, self._reader.columns, columns, reasons)
 
     def _flush(self, batch: list[_Pending], run: _Run) -> None:
@@ -237,7 +238,7 @@ class Importer:
         by_id = {str(p.record.number): p.record for p in batch}
         for key, failure in result.failed.items():
             if failure.sender_fault:
-                self._reject(by_id[key], run, [("", f"SQS refuses the message ({failure.code})")])
+                self._reject(by_id[key], run, [("", "", f"SQS refuses the message ({failure.code})")])
             else:
                 run.unsent.add(int(key))
                 run.sqs_failed = True
@@ -274,3 +275,10 @@ class Importer:
         while (wait := due - self._monotonic()) > 0 and not run.should_stop():
             self._sleep(min(wait, PACE_STEP_SECONDS))
         run.paced += count
+
+
+def _said(column: str, field: str, reason: str) -> str:
+    """``Email (email): is not an e-mail address``: the file's column, the NXCloud field when another, why."""
+    if not column:
+        return reason
+    return f"{column}: {reason}" if field in ("", column) else f"{column} ({field}): {reason}"

@@ -14,6 +14,8 @@ from typing import IO, Any
 CHUNK_BYTES = 1 << 20
 # Enough for a few customers: a window of text is decoded while the next one is read.
 JSON_WINDOW_CHARS = 1 << 16
+# What must follow a decoded value in the window for it to be surely whole (a number may go on in the next one).
+_LOOKAHEAD_CHARS = 64
 _BLANK = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
@@ -83,10 +85,12 @@ class JsonArrays:
 
     def _more(self) -> bool:
         chunk = self._stream.read(self._window)
+        if not chunk:
+            self._ended = True
+            return False
         self._text = self._text[self._at :] + chunk
         self._at = 0
-        self._ended = not chunk
-        return bool(chunk)
+        return True
 
     def _next_char(self) -> str | None:
         """The next character that is not blank (the position stays on it), or None at the end of the stream."""
@@ -98,6 +102,8 @@ class JsonArrays:
                 return None
 
     def _value(self) -> tuple[Any, str]:
+        if self._next_char() is None:
+            raise LayoutError("not valid JSON: the file ends inside an array")
         while True:
             try:
                 value, end = _DECODER.raw_decode(self._text, self._at)
@@ -108,8 +114,8 @@ class JsonArrays:
                         f"not valid JSON: {exc.msg} (character {exc.pos - self._at} of an element)"
                     ) from None
                 continue
-            if end == len(self._text) and not self._ended and self._more():
-                continue  # a number or literal may go on in the next window
+            if len(self._text) - end < _LOOKAHEAD_CHARS and not self._ended and self._more():
+                continue  # a number or literal that ends near the window's end may go on in the next one
             text = self._text[self._at : end]
             self._at = end
             return value, text
