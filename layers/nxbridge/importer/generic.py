@@ -65,6 +65,14 @@ def _key(column: str) -> str:
     return re.sub(r"[\s\-]+", "_", column.strip().lower())
 
 
+def _common(column: str) -> str | None:
+    """The NXCloud field a column's name says: its own name (``First Name`` is first_name), or a common one."""
+    if column in MAPPABLE_FIELDS:
+        return column
+    key = _key(column)
+    return COMMON_NAMES.get(key) or (key if key in MAPPABLE_FIELDS else None)
+
+
 def mapping_problems(mapping: Mapping[str, Any]) -> list[str]:
     """What is wrong with a ``--mapping`` document (column → NXCloud field), or nothing."""
     problems = [
@@ -111,9 +119,7 @@ class GenericCsv(Reader):
             self._targets = dict(self._mapping)
         else:
             # The rejects file's own columns (_row, _column, _reason) start with "_": never customer data.
-            own = {c: c for c in header if c in MAPPABLE_FIELDS}
-            common = {c: COMMON_NAMES[_key(c)] for c in header if _key(c) in COMMON_NAMES and not c.startswith("_")}
-            self._targets = {**common, **own}
+            self._targets = {c: t for c in header if not c.startswith("_") and (t := _common(c)) is not None}
         if not _USABLE & set(self._targets.values()):
             raise LayoutError(
                 f"no column holds a contact: expected one of {', '.join(sorted(_USABLE))} or a common name such as "
