@@ -218,7 +218,7 @@ def test_a_mapping_naming_absent_columns_or_unknown_fields_is_refused() -> None:
 def test_a_csv_without_a_contact_column_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "products.csv"
     path.write_text("Handle,Title,Price\nshirt,Shirt,10\n")
-    with pytest.raises(LayoutError, match="no column holds a contact.*found Handle, Title, Price"):
+    with pytest.raises(LayoutError, match=r"no column holds a contact.*found Handle, Title, Price"):
         records(GenericCsv(), path)
 
 
