@@ -372,6 +372,8 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
             f"  aws sqs get-queue-attributes --queue-url {resources.dlq_url} --attribute-names All",
             f"  nxbridge dlq list --queue-url {resources.queue_url} --dlq-url {resources.dlq_url}",
+            f"  nxbridge import FILE --format shopify-csv --endpoint shopify --queue-url {resources.queue_url} "
+            f"--endpoints-file {settings.endpoints_file}",
             "",
             f"Drain: batches of up to 100, batching window {settings.batch_window:g} s; a failed message is retried "
             f"after the {settings.visibility_timeout} s visibility timeout and moved to the DLQ after "
