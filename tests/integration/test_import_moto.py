@@ -59,8 +59,8 @@ def drain(queue_url: str) -> list[Envelope]:
     return found
 
 
-def export_of(path: Path, count: int) -> Path:
-    """A Shopify export of ``count`` made-up customers."""
+def export_of(path: Path, count: int, *, without_contact: frozenset[int] = frozenset()) -> Path:
+    """A Shopify export of ``count`` made-up customers; those numbered in ``without_contact`` have none."""
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(EXPORT_COLUMNS)
@@ -77,6 +77,8 @@ def export_of(path: Path, count: int) -> Path:
                     "Accepts Email Marketing": "no",
                 }
             )
+            if n in without_contact:
+                row.update({"Email": "", "Phone": ""})
             writer.writerow(row.values())
     return path
 
@@ -207,17 +209,24 @@ class FailingSqs:
 def test_rows_sqs_does_not_take_are_sent_by_the_next_run_and_no_row_twice(
     queues: dict[str, str], home: Path, tmp_path: Path
 ) -> None:
-    export = export_of(tmp_path / "customers_export.csv", 35)
+    export = export_of(tmp_path / "customers_export.csv", 37, without_contact=frozenset({5, 30}))
+    rejects = tmp_path / "rejects.csv"
     target = ["--endpoint", "shopify", "--queue-url", queues["queue_url"], "--endpoints-file", ENDPOINTS]
+    target += ["--rejects", str(rejects)]
     failing = FailingSqs(fail_from=2)
     status, summary, _ = nxbridge_import(home, str(export), "--format", "shopify-csv", *target, sqs=failing)
     assert status == 1
-    assert (summary["queued"], summary["not_queued"], summary["complete"]) == (10, 10, False)
+    # Rows 1-11 (row 5 rejected) went in the first batch; rows 12-21, the second, SQS did not take.
+    assert (summary["queued"], summary["rejected"], summary["not_queued"]) == (10, 1, 10)
+    assert summary["complete"] is False
     assert failing.calls == 1 + OPERATOR.batch_retry.attempts
 
     status, resumed, _ = nxbridge_import(home, str(export), "--format", "shopify-csv", *target)
-    assert (status, resumed["queued"], resumed["skipped"], resumed["complete"]) == (0, 25, 10, True)
-    assert rows_of(drain(queues["queue_url"])) == list(range(1, 36))
+    assert (status, resumed["queued"], resumed["rejected"], resumed["skipped"]) == (0, 25, 1, 11)
+    assert resumed["complete"] is True
+    assert rows_of(drain(queues["queue_url"])) == [n for n in range(1, 38) if n not in (5, 30)]
+    with rejects.open(encoding="utf-8-sig", newline="") as stream:
+        assert [row["_row"] for row in csv.DictReader(stream)] == ["5", "30"]
 
 
 def test_a_stopped_run_resumes_after_its_last_batch(queues: dict[str, str], home: Path, tmp_path: Path) -> None:

@@ -153,17 +153,18 @@ def _import(args: argparse.Namespace, clients: Clients, err: IO[str], env: Mappi
     journal = None
     if not args.dry_run:
         assert target.queue_url is not None
-        path = journal_path(journal_dir(env), facts.sha256, target.queue_url, args.endpoint)
+        journal_file = journal_path(journal_dir(env), facts.sha256, target.queue_url, args.endpoint)
         header = {"sha256": facts.sha256, "file": str(args.file.resolve()), "format": args.format}
-        journal = Journal.open(
-            path, {**header, "endpoint": args.endpoint, "queue_url": target.queue_url}, restart=args.restart
-        )
-        summary.journal = str(path)
+        header.update(endpoint=args.endpoint, queue_url=target.queue_url)
+        journal = Journal.open(journal_file, header, restart=args.restart)
+        summary.journal = str(journal_file)
     rejects = None
     if args.rejects is not None:
+        # The rows an earlier run rejected stay in its rejects file when this run writes to the same one.
+        path = args.rejects.resolve()
         standing = journal.standing if journal is not None else None
-        same = standing is not None and standing.rejects == str(args.rejects)
-        rejects = RejectsFile(args.rejects, keep=standing.rejects_bytes if same and standing else 0)
+        keep = standing.rejects_bytes if standing is not None and standing.rejects == str(path) else 0
+        rejects = RejectsFile(path, keep=keep)
         summary.rejects = str(args.rejects)
     try:
         with open_text(args.file) as stream, stop_requests(err) as should_stop, _bar(err, facts.marks) as progress:

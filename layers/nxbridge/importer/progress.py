@@ -76,6 +76,7 @@ class Journal:
         try:
             _lock(descriptor, path)
             standing = read_standing(path, header)
+            _drop_torn_line(descriptor, path)
             journal = cls(path, descriptor, standing or Standing())
             if standing is None:
                 journal._append({"v": VERSION, **header})
@@ -150,6 +151,13 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
         if not isinstance(value, dict):
             raise JournalError(f"{path} is damaged at line {number}: delete it or run with --restart")
         yield value
+
+
+def _drop_torn_line(descriptor: int, path: Path) -> None:
+    """Cut a torn last line off, so that the next line appended starts a line of its own."""
+    content = path.read_bytes()
+    if content and not content.endswith(b"\n"):
+        os.ftruncate(descriptor, content.rfind(b"\n") + 1)
 
 
 def _lock(descriptor: int, path: Path) -> None:
