@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
-from nxbridge.importer.cli import human_summary
+from nxbridge.importer.cli import progress_bar, human_summary
 from nxbridge.importer.importer import ImportSummary
 from nxbridge.importer.progress import Journal, JournalError, Standing, journal_dir, journal_path
 
@@ -97,3 +98,24 @@ def test_the_summary_says_what_happened_and_what_to_do_next() -> None:
         "10 rows not queued (SQS did not take them): run the same command again",
         "progress: /home/op/.nxbridge/imports/x.jsonl",
     ]
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, as an operator's stderr does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_bar_with_rows_per_second_ending_full_and_a_pipe_none() -> None:
+    summary = ImportSummary(file="f.csv", format="csv", endpoint="standard")
+    screen = Terminal()
+    with progress_bar(screen, 50) as update:
+        assert update is not None
+        for _ in range(40):
+            summary.read += 1
+            update(summary)
+    assert "rows/s" in screen.getvalue()
+    assert screen.getvalue().rstrip().endswith("rows/s]") and "40/40" in screen.getvalue().splitlines()[-1]
+    with progress_bar(io.StringIO(), 50) as none:
+        assert none is None

@@ -167,7 +167,7 @@ def _import(args: argparse.Namespace, clients: Clients, err: IO[str], env: Mappi
         rejects = RejectsFile(path, keep=keep)
         summary.rejects = str(args.rejects)
     try:
-        with open_text(args.file) as stream, stop_requests(err) as should_stop, _bar(err, facts.marks) as progress:
+        with open_text(args.file) as stream, stop_requests(err) as should_stop, progress_bar(err, facts.marks) as progress:
             importer.run(
                 stream,
                 summary,
@@ -186,7 +186,7 @@ def _import(args: argparse.Namespace, clients: Clients, err: IO[str], env: Mappi
 
 
 @contextmanager
-def _bar(err: IO[str], estimate: int) -> Iterator[Callable[[ImportSummary], None] | None]:
+def progress_bar(err: IO[str], estimate: int) -> Iterator[Callable[[ImportSummary], None] | None]:
     """A progress bar with rows/s and time left on a terminal (tqdm, an operator-only library); None elsewhere."""
     if not err.isatty():
         yield None
@@ -201,6 +201,9 @@ def _bar(err: IO[str], estimate: int) -> Iterator[Callable[[ImportSummary], None
                 bar.set_postfix(queued=summary.queued + summary.would_queue, rejected=summary.rejected, refresh=False)
 
         yield update
+        # The total was an estimate (lines, or marks in the JSON): the bar ends full at the rows there were.
+        bar.total = bar.n
+        bar.refresh()
 
 
 def human_summary(summary: ImportSummary) -> str:
