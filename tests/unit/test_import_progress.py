@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nxbridge.importer.cli import progress_bar, human_summary
+from nxbridge.importer.cli import human_summary, progress_bar
 from nxbridge.importer.importer import ImportSummary
 from nxbridge.importer.progress import Journal, JournalError, Standing, journal_dir, journal_path
 

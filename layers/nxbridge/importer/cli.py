@@ -167,7 +167,8 @@ def _import(args: argparse.Namespace, clients: Clients, err: IO[str], env: Mappi
         rejects = RejectsFile(path, keep=keep)
         summary.rejects = str(args.rejects)
     try:
-        with open_text(args.file) as stream, stop_requests(err) as should_stop, progress_bar(err, facts.marks) as progress:
+        bar = progress_bar(err, facts.marks)
+        with open_text(args.file) as stream, stop_requests(err) as should_stop, bar as progress:
             importer.run(
                 stream,
                 summary,
