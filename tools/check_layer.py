@@ -24,10 +24,10 @@ RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "python_dateuti
 DEV_ONLY = frozenset({"pip", "setuptools", "wheel", "moto", "pytest", "mypy", "ruff", "hypothesis"})
 # Development-only packages: never in the layer, never imported by what is in it.
 DEV_PACKAGES = frozenset({"nxbridge_dev", "moto"})
-# The operator console's web library and its dependencies: pyproject's dependencies give them to an operator
-# (`nxbridge console`); the layer ships nxbridge/console as part of the package but never these, so no module the
-# handlers load may import them.
-OPERATOR_ONLY = frozenset({"flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker"})
+# The operator console's web library and its dependencies, and the progress bar of `nxbridge import`: pyproject's
+# dependencies give them to an operator (`nxbridge console`, `nxbridge import`); the layer ships nxbridge/console and
+# nxbridge/importer as part of the package but never these, so no module the handlers load may import them.
+OPERATOR_ONLY = frozenset({"flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker", "tqdm"})
 RUNTIME_SOURCE = ROOT / "layers" / "nxbridge"
 MAX_LAYER_BYTES = 100 * 1024 * 1024  # Lambda allows 250 MB unzipped for code and all layers together.
 

@@ -1,6 +1,6 @@
 """The ``nxbridge`` command. Each subcommand lives with the code it drives and registers itself here.
 
-The operator commands (``dlq``, ``console``) are in the runtime package. The development commands (``run``,
+The operator commands (``dlq``, ``import``, ``console``) are in the runtime package. The development commands (``run``,
 ``demo``, ``simulator``) live in the development package ``nxbridge_dev``; on a runtime-only install they are still
 listed, and say which package to install instead of failing with a traceback.
 """
@@ -13,7 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 # subcommand -> the module that owns it; each module exposes register(subparsers).
-OPERATOR_COMMANDS: dict[str, str] = {"dlq": "nxbridge.replay.cli", "console": "nxbridge.console.cli"}
+OPERATOR_COMMANDS: dict[str, str] = {
+    "dlq": "nxbridge.replay.cli",
+    "import": "nxbridge.importer.cli",
+    "console": "nxbridge.console.cli",
+}
 DEVELOPMENT_COMMANDS: dict[str, tuple[str, str]] = {
     "simulator": ("nxbridge_dev.simulator", "run the strict NXCloud simulator"),
     "run": ("nxbridge_dev.local.stack", "run the whole bridge locally (embedded AWS + NXCloud simulator)"),

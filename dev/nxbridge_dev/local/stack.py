@@ -462,6 +462,7 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
             f"  aws cloudformation describe-stacks --stack-name {deployment.stack_name}",
             f"  nxbridge dlq stats --stack {deployment.stack_name}",
+            f"  nxbridge import FILE --format shopify-csv --endpoint shopify --stack {deployment.stack_name}",
             "",
             f"Drain: batches of up to {self.poller.batch_size}, batching window {self.poller.batching_window:g} s, "
             f"up to {self.poller.max_concurrency} at once; a failed message is retried after the "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -221,33 +222,24 @@ class Ingest:
         if not source.accepts(request.media_type):
             raise UnsupportedMediaType(endpoint.kind, source.media_types)
         self._verify(request, endpoint, source)
+        payload = read_payload(request, endpoint, source)
+        if isinstance(endpoint.config, FormEndpoint):
+            held = self._forms().screen(request, endpoint, payload)
+            if held is not None:
+                return held
         try:
-            payload = source.parse(request, endpoint.config)
-            if isinstance(endpoint.config, FormEndpoint):
-                held = self._forms().screen(request, endpoint, payload)
-                if held is not None:
-                    return held
             notice = source.privacy_notice(request, payload, endpoint.config)
-            if notice is not None:
-                return self._privacy.handle(endpoint, notice, request.request_id)
-            found = source.candidates(payload, request, endpoint.config)
         except MalformedPayload as exc:
             raise MalformedBody(str(exc)) from None
-        except InvalidPayload as exc:
-            raise ValidationFailed([FieldIssue.of(p) for p in exc.problems]) from None
-        delivery_id = source.delivery_id(request, payload, endpoint.config)
-        if delivery_id is not None and not _is_text(delivery_id):
-            # A JSON escape such as "\udcff" decodes to a lone surrogate, which no queue message can carry.
-            raise MalformedBody("the delivery id is not valid Unicode text")
-        if isinstance(found, Ignored):
-            extra = {"endpoint": endpoint.name, "kind": endpoint.kind, "reason": found.reason}
-            logger.info("delivery ignored", extra={**extra, "delivery_id": delivery_id})
-            return found
-        facts = source.event_facts(request, payload, endpoint.config)
-        messages, dropped = _messages(request, endpoint, source, found, delivery_id, facts=facts)
-        outcome = self._enqueue(request, endpoint, delivery_id, messages, source.dedupe_key(request, delivery_id))
+        if notice is not None:
+            return self._privacy.handle(endpoint, notice, request.request_id)
+        built = customer_messages(request, endpoint, source, payload)
+        if isinstance(built, Ignored):
+            return built
+        delivery_id = built.delivery_id
+        outcome = self._enqueue(request, endpoint, delivery_id, built.messages, source.dedupe_key(request, delivery_id))
         if isinstance(outcome, Accepted):
-            _count_dropped(endpoint, delivery_id, dropped)
+            _count_dropped(endpoint, delivery_id, built.dropped)
         return outcome
 
     def _verify(self, request: WebhookRequest, endpoint: Endpoint, source: Source) -> None:
@@ -336,6 +328,51 @@ class Ingest:
             logger.info("completed a partly queued delivery", extra={"skipped": len(already)})
             ledger.forget(endpoint.name, dedupe_key)
         return outcome
+
+
+@dataclass(frozen=True)
+class CustomerMessages:
+    """The queue messages of one request's customers, its delivery id, and the values left out of them."""
+
+    delivery_id: str | None
+    messages: list[str]
+    dropped: list[tuple[int, DroppedContact]]
+
+
+def read_payload(request: WebhookRequest, endpoint: Endpoint, source: Source) -> Any:
+    """The decoded body of a request whose signature (if any) holds; MalformedBody when it is not the kind's format."""
+    try:
+        return source.parse(request, endpoint.config)
+    except MalformedPayload as exc:
+        raise MalformedBody(str(exc)) from None
+    except InvalidPayload as exc:
+        raise ValidationFailed([FieldIssue.of(p) for p in exc.problems]) from None
+
+
+def customer_messages(
+    request: WebhookRequest, endpoint: Endpoint, source: Source, payload: Any
+) -> CustomerMessages | Ignored:
+    """Map, validate, normalize and envelope a payload's customers: the one path of webhooks, forms and imports.
+
+    Raises the Rejection (MalformedBody, ValidationFailed) that says why the payload cannot be queued.
+    """
+    try:
+        found = source.candidates(payload, request, endpoint.config)
+    except MalformedPayload as exc:
+        raise MalformedBody(str(exc)) from None
+    except InvalidPayload as exc:
+        raise ValidationFailed([FieldIssue.of(p) for p in exc.problems]) from None
+    delivery_id = source.delivery_id(request, payload, endpoint.config)
+    if delivery_id is not None and not _is_text(delivery_id):
+        # A JSON escape such as "\udcff" decodes to a lone surrogate, which no queue message can carry.
+        raise MalformedBody("the delivery id is not valid Unicode text")
+    if isinstance(found, Ignored):
+        extra = {"endpoint": endpoint.name, "kind": endpoint.kind, "reason": found.reason}
+        logger.info("delivery ignored", extra={**extra, "delivery_id": delivery_id})
+        return found
+    facts = source.event_facts(request, payload, endpoint.config)
+    messages, dropped = _messages(request, endpoint, source, found, delivery_id, facts=facts)
+    return CustomerMessages(delivery_id, messages, dropped)
 
 
 def _messages(

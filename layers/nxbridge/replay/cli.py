@@ -298,7 +298,7 @@ def run(
     """Run one ``nxbridge dlq`` action; returns the exit status."""
     io = Io(out=out or sys.stdout, err=err or sys.stderr)
     try:
-        with _logs_to(io.err):
+        with logs_to(io.err):
             dlq_filter = _filter(args)
             active = clients or make_clients(args)
             settings = load_settings(args, active)
@@ -327,7 +327,7 @@ def _problems(exc: ValidationError) -> str:
 
 
 @contextlib.contextmanager
-def _logs_to(err: IO[str]) -> Iterator[None]:
+def logs_to(err: IO[str]) -> Iterator[None]:
     """Keep the package's JSON logs out of the command's output: warnings and errors only, on stderr."""
     handler = logger.registered_handler
     level = logger.log_level

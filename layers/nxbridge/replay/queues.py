@@ -34,28 +34,34 @@ class StackQueues:
     ordering_table: str | None = None
 
 
-def _output(outputs: Mapping[str, str], key: str, fragment: str) -> str | None:
+def output(outputs: Mapping[str, str], key: str, fragment: str) -> str | None:
+    """The output named ``key``, else the first whose key holds ``fragment`` (lower case)."""
     if key in outputs:
         return outputs[key]
     return next((v for k, v in sorted(outputs.items()) if fragment in k.lower()), None)
 
 
-def queues_from_stack(cloudformation: CloudFormationClient, stack_name: str) -> StackQueues:
-    """Read the CustomersQueue and CustomersDLQ URLs from a CloudFormation stack's outputs."""
+def stack_outputs(cloudformation: CloudFormationClient, stack_name: str) -> dict[str, str]:
+    """A CloudFormation stack's outputs by key; ReplayError when the stack cannot be read."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
         raise ReplayError(f"cannot read stack {stack_name!r}: {exc}") from None
-    outputs = {
+    return {
         o["OutputKey"]: o["OutputValue"]
         for s in stacks
         for o in s.get("Outputs", [])
         if "OutputKey" in o and "OutputValue" in o
     }
+
+
+def queues_from_stack(cloudformation: CloudFormationClient, stack_name: str) -> StackQueues:
+    """Read the CustomersQueue and CustomersDLQ URLs from a CloudFormation stack's outputs."""
+    outputs = stack_outputs(cloudformation, stack_name)
     found = StackQueues(
-        queue_url=_output(outputs, QUEUE_OUTPUT_KEY, QUEUE_OUTPUT_FRAGMENT),
-        dlq_url=_output(outputs, DLQ_OUTPUT_KEY, DLQ_OUTPUT_FRAGMENT),
-        ordering_table=_output(outputs, TABLE_OUTPUT_KEY, TABLE_OUTPUT_FRAGMENT),
+        queue_url=output(outputs, QUEUE_OUTPUT_KEY, QUEUE_OUTPUT_FRAGMENT),
+        dlq_url=output(outputs, DLQ_OUTPUT_KEY, DLQ_OUTPUT_FRAGMENT),
+        ordering_table=output(outputs, TABLE_OUTPUT_KEY, TABLE_OUTPUT_FRAGMENT),
     )
     if found.queue_url is None and found.dlq_url is None:
         raise ReplayError(f"stack {stack_name!r} has no {QUEUE_OUTPUT_KEY} or {DLQ_OUTPUT_KEY} output")
