@@ -6,6 +6,10 @@ backend, so that Refs resolve and the resources can be read back. moto skips a t
 a resource that fails into a bare server error; :func:`install` makes both what CloudFormation reports: the resource
 ``CREATE_FAILED`` with its reason in the stack's events, the stack ``ROLLBACK_COMPLETE``. It also reads a JSON
 template with json rather than PyYAML.
+
+Each model repeats moto's small protocol (type, name property, Ref, ``is_created``) on purpose: moto registers
+only the direct subclasses of ``CloudFormationModel`` (``parsing.get_model_list``), so a shared base class would
+silently unregister them.
 """
 
 from __future__ import annotations
