@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 
 from bench.common import DOCS, ROOT, Figure, machine, now_utc
 
-NAMES = ("api", "drain", "ingest", "coldstart", "memory", "cost", "import")
+NAMES = ("api", "drain", "ingest", "coldstart", "memory", "cost", "import", "sequential")
 # Cheap and local first; the burst after them; the cost model last, as it uses the others' measurements.
-ORDER = ("drain", "ingest", "coldstart", "memory", "import", "api", "cost")
+ORDER = ("drain", "ingest", "coldstart", "memory", "import", "api", "sequential", "cost")
 TITLES = {
     "api": (1, "API efficiency"),
     "drain": (2, "Drain CPU per batch"),
@@ -21,6 +21,7 @@ TITLES = {
     "memory": (5, "Drain memory"),
     "cost": (6, "Cost per million customers"),
     "import": (7, "Import of a Shopify export"),
+    "sequential": (8, "Full batches at ordinary rates"),
 }
 
 
@@ -76,7 +77,13 @@ def _runners(args: argparse.Namespace, results: dict[str, dict[str, object]]) ->
 
         return import_bench.run()
 
+    def sequential() -> Figure:
+        from bench import sequential as sequential_bench  # noqa: PLC0415
+
+        return sequential_bench.run()
+
     return {
+        "sequential": sequential,
         "api": api,
         "drain": drain,
         "ingest": ingest,
