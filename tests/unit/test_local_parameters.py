@@ -67,6 +67,17 @@ def test_the_local_values_become_parameter_overrides_and_unset_batching_stays_th
     assert LocalSettings(batch_window=3.0, max_concurrency=4).stack_parameters("u")["BatchingWindowSeconds"] == "3"
 
 
+def test_the_local_visibility_timeout_outlasts_the_batching_window_that_holds_a_message() -> None:
+    # A message received early in a window must stay hidden until its batch is drained, or a second poller gets it.
+    assert LocalSettings().stack_parameters("u", template_window=20)["VisibilityTimeoutSeconds"] == "40"
+    assert LocalSettings(batch_window=1.0).stack_parameters("u", template_window=20)["VisibilityTimeoutSeconds"] == "10"
+    overridden = LocalSettings(parameter_overrides={"BatchingWindowSeconds": "30"})
+    assert overridden.stack_parameters("u", template_window=20)["VisibilityTimeoutSeconds"] == "60"
+    assert (
+        LocalSettings(visibility_timeout=7).stack_parameters("u", template_window=20)["VisibilityTimeoutSeconds"] == "7"
+    )
+
+
 def test_parameter_overrides_are_sams_key_value_pairs() -> None:
     assert parse_parameter_overrides("A=1  B=x=y C=") == {"A": "1", "B": "x=y", "C": ""}
     with pytest.raises(ValueError, match="not Key=Value"):

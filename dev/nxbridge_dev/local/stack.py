@@ -15,6 +15,7 @@ import argparse
 import errno
 import importlib.util
 import json
+import math
 import os
 import re
 import signal
@@ -78,7 +79,8 @@ class LocalSettings(BaseModel):
     parameter_overrides: dict[str, str] = Field(default_factory=dict, alias="PARAMETER_OVERRIDES")
     batch_window: float | None = Field(default=None, alias="BATCH_WINDOW_SECONDS")
     max_concurrency: int | None = Field(default=None, alias="MAX_CONCURRENCY")
-    visibility_timeout: int = Field(default=10, alias="VISIBILITY_TIMEOUT_SECONDS")
+    # None: twice the batching window, at least 10 s (local_visibility_timeout).
+    visibility_timeout: int | None = Field(default=None, alias="VISIBILITY_TIMEOUT_SECONDS")
     max_receive_count: int = Field(default=5, alias="MAX_RECEIVE_COUNT")
     endpoints_file: Path = Field(default=ROOT / "events" / "endpoints.json", alias="ENDPOINTS_FILE")
     webhook_secrets_file: Path = Field(default=ROOT / "events" / "webhook-secrets.json", alias="WEBHOOK_SECRETS_FILE")
@@ -120,11 +122,17 @@ class LocalSettings(BaseModel):
                 values[cls.model_fields[name].alias or name] = value
         return cls.model_validate(values)
 
-    def stack_parameters(self, nxcloud_base_url: str) -> dict[str, str]:
-        """The parameter overrides the stack is created with (what ``sam deploy --parameter-overrides`` passes)."""
+    def stack_parameters(self, nxcloud_base_url: str, template_window: float | None = None) -> dict[str, str]:
+        """The parameter overrides the stack is created with (what ``sam deploy --parameter-overrides`` passes);
+        ``template_window`` is the template's default ``BatchingWindowSeconds``."""
+        window = self.batch_window
+        if window is None and "BatchingWindowSeconds" in self.parameter_overrides:
+            window = float(self.parameter_overrides["BatchingWindowSeconds"])
         chosen: dict[str, Any] = {
             "NXCloudBaseUrl": nxcloud_base_url,
-            "VisibilityTimeoutSeconds": self.visibility_timeout,
+            "VisibilityTimeoutSeconds": self.visibility_timeout
+            if self.visibility_timeout is not None
+            else local_visibility_timeout(window if window is not None else template_window),
             "MaxReceiveCount": self.max_receive_count,
             "BatchingWindowSeconds": self.batch_window,
             "MaxConcurrency": self.max_concurrency,
@@ -133,6 +141,13 @@ class LocalSettings(BaseModel):
         }
         given = {key: _parameter_text(value) for key, value in chosen.items() if value is not None}
         return {**self.parameter_overrides, **given}
+
+
+def local_visibility_timeout(window: float | None) -> int:
+    """Twice the batching window, at least 10 s: short, so that retries show within seconds, yet longer than a
+    batch is held (the window plus the drain), as AWS requires of an event source's queue (template.yaml's 420 s
+    default is 6 x the drain timeout + the largest window)."""
+    return max(10, 2 * math.ceil(window or 0))
 
 
 def parse_parameter_overrides(text: str) -> dict[str, str]:
@@ -222,7 +237,9 @@ class LocalStack:
             ).start()
         base_url = settings.nxcloud_base_url or (self.simulator.base_url if self.simulator else "")
         self.aws.start()
-        self.deployment = deployment = deploy(self.aws, template, settings.stack_parameters(base_url))
+        self.deployment = deployment = deploy(
+            self.aws, template, settings.stack_parameters(base_url, _default_window(template))
+        )
         self._configure(deployment, endpoints_document, webhook_secrets)
         self._set_env(self._process_env())
         source = deployment.event_source
@@ -509,7 +526,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--visibility-timeout",
         type=int,
         default=None,
-        help="VisibilityTimeoutSeconds of CustomersQueue (env VISIBILITY_TIMEOUT_SECONDS, 10)",
+        help="VisibilityTimeoutSeconds of CustomersQueue (env VISIBILITY_TIMEOUT_SECONDS; twice the window, >= 10)",
     )
     parser.add_argument("--endpoints-file", type=Path, default=None, help="endpoint configuration (env ENDPOINTS_FILE)")
     parser.add_argument(
@@ -564,3 +581,9 @@ def run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def _default_window(template: PackagedTemplate) -> float | None:
+    """The template's default ``BatchingWindowSeconds``, if it declares one."""
+    default = template.declared_parameters().get("BatchingWindowSeconds", {}).get("Default")
+    return float(default) if default is not None else None
