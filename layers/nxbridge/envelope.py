@@ -1,8 +1,9 @@
 """The queue message (one customer, schema-versioned), how the drain reads it, and the DLQ record.
 
 Validation happens where data enters, once. Every writer of CustomersQueue validates the customer in full before it
-writes (the ingest and ``nxbridge import`` through ``nxbridge.ingest.pipeline``, a replay through
-``nxbridge.replay.plan``), and only those functions' roles may send to the queue (template.yaml). So a message of
+writes (the ingest and ``nxbridge import`` through ``nxbridge.ingest.pipeline``, a replay, by the ReplayFunction or
+``nxbridge dlq replay``, through ``nxbridge.replay.plan``); of the stack's roles only the ingest's and the replay's
+may send to it (template.yaml), and an operator sends through those same commands. So a message of
 ``ENVELOPE_VERSION`` is read on trust by :func:`read_message`: its shape is checked (types, lengths, bounds,
 required and unknown fields, an aware event time) in pydantic-core, without running the customer's normalizing
 validators again. Any other message (an older version still queued, or one whose shape is off) is validated in full
@@ -101,7 +102,8 @@ class Envelope(BaseModel):
         return sqs_safe(self.model_dump_json(exclude_none=True))
 
 
-@dataclass(frozen=True, slots=True)
+# One per message read: not frozen, whose __init__ costs three times as much (never changed after it is made).
+@dataclass(slots=True)
 class QueuedCustomer:
     """What the drain needs of one queue message; ``trusted`` when it was read on trust, not validated in full."""
 

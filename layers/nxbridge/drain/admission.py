@@ -6,6 +6,7 @@ invocation: coalesce the batch, claim each identity before the call, release eac
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter
 
@@ -44,6 +45,7 @@ def admit(
     versioned = [(item, version) for item in kept if (version := item.version) is not None]
     if not versioned:
         return kept
+    run.owner = uuid.uuid4().hex
     claims = claim_all(
         watermarks,
         pool,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -13,13 +13,24 @@ from nxbridge.drain.run import Item
 from nxbridge.envelope import Undecodable, read_message
 
 
-def decode(record: SQSRecord, now: Callable[[], dt.datetime]) -> Item | DeadLetter:
-    """One record: its envelope read (on trust when current, see ``nxbridge.envelope``), or its DLQ letter."""
-    # The raw dict, not the data class's properties: each of those wraps or looks up again for every record.
-    data = record.raw_event
-    receive_count = int(data["attributes"].get("ApproximateReceiveCount") or 1)
-    body: str = data["body"]
-    read = read_message(body)
-    if isinstance(read, Undecodable):
-        return undecodable_letter(record, receive_count, read, now())
-    return Item.of(data["messageId"], receive_count, body, read)
+def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tuple[list[Item], list[DeadLetter], int]:
+    """Each record's envelope read (on trust when current, see ``nxbridge.envelope``) or its DLQ letter, and how
+    many envelopes were validated in full."""
+    items: list[Item] = []
+    letters: list[DeadLetter] = []
+    in_full = 0
+    for record in records:
+        # The raw dict, not the data class's properties: each of those wraps or looks up again for every record.
+        data = record.raw_event
+        receive_count = int(data["attributes"].get("ApproximateReceiveCount") or 1)
+        body: str = data["body"]
+        read = read_message(body)
+        if isinstance(read, Undecodable):
+            letters.append(undecodable_letter(record, receive_count, read, now()))
+            continue
+        if not read.trusted:
+            in_full += 1
+        identity, at = read.identity, read.event_at
+        version = (identity, at) if identity is not None and at is not None else None
+        items.append(Item(data["messageId"], receive_count, body, read, version))
+    return items, letters, in_full

@@ -21,8 +21,8 @@ from nxbridge.drain.dead_letters import send_letters
 from nxbridge.drain.decode import decode
 from nxbridge.drain.delivery import BatchSender, Delivery
 from nxbridge.drain.report import record_outcome
-from nxbridge.drain.result import DeadLetter, DrainResult
-from nxbridge.drain.run import DEADLINE_MARGIN_MS, Item, Run
+from nxbridge.drain.result import DrainResult
+from nxbridge.drain.run import DEADLINE_MARGIN_MS, Run
 from nxbridge.envelope import utcnow
 from nxbridge.nxcloud.client import NXCloudClient
 from nxbridge.observability import metrics
@@ -81,14 +81,7 @@ class Drainer:
     def drain(self, records: Sequence[SQSRecord], remaining_ms: Callable[[], int]) -> DrainResult:
         """Deliver ``records`` (one SQS batch) and say where each one ended."""
         run = Run(remaining_ms)
-        items: list[Item] = []
-        for record in records:
-            decoded = decode(record, self.now)
-            if isinstance(decoded, DeadLetter):
-                run.pending_dlq.append(decoded)
-            else:
-                items.append(decoded)
-        run.validated_in_full = sum(1 for item in items if not item.queued.trusted)
+        items, run.pending_dlq, run.validated_in_full = decode(records, self.now)
         metrics.add_metric(name="BatchSize", unit=MetricUnit.Count, value=len(records))
         delivery = Delivery(
             run, self.credentials, self.nxcloud, self.settings, self.sleep, self.rng, self.now, self.call_budget_ms
