@@ -1,16 +1,39 @@
-"""The queue message (one customer) and the DLQ record (the envelope plus why it was not delivered)."""
+"""The queue message (one customer, schema-versioned), how the drain reads it, and the DLQ record.
+
+Validation happens where data enters, once. Every writer of CustomersQueue validates the customer in full before it
+writes (the ingest and ``nxbridge import`` through ``nxbridge.ingest.pipeline``, a replay, by the ReplayFunction or
+``nxbridge dlq replay``, through ``nxbridge.replay.plan``); of the stack's roles only the ingest's and the replay's
+may send to it (template.yaml), and an operator sends through those same commands. So a message of
+``ENVELOPE_VERSION`` is read on trust by :func:`read_message`: its shape is checked (types, lengths, bounds,
+required and unknown fields, an aware event time) in pydantic-core, without running the customer's normalizing
+validators again. Any other message (an older version still queued, or one whose shape is off) is validated in full
+as an :class:`Envelope`, and one that does not pass is :class:`Undecodable` (the drain dead-letters it, stage
+``decode``). Change a rule of ``Customer``, and bump ``ENVELOPE_VERSION`` (keeping the old one in
+``READABLE_VERSIONS``) so that messages written under the old rules are validated again: tests/unit/test_envelope.py
+fails until you do.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import functools
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
 from nxbridge import facts
 from nxbridge.contract import Customer
+from nxbridge.contract.models import field_errors
 from nxbridge.normalize.sqs_text import sqs_safe
 
+# What every writer puts in ``v``. 2: the customer was validated by the writer and is read on trust.
+ENVELOPE_VERSION: Final = 2
+# What a reader accepts. 1: written before the trusted read existed; validated in full when read.
+READABLE_VERSIONS: Final = (1, 2)
 # Where in the pipeline a record failed (stated in nxbridge.facts). ``redrive`` is what the replay tool shows for
 # messages that SQS itself moved to the DLQ after maxReceiveCount: those carry the bare envelope and no reason.
 Stage = facts.Stage
@@ -44,7 +67,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    v: Literal[1] = 1
+    v: Literal[1, 2] = ENVELOPE_VERSION
     endpoint: str
     kind: str
     delivery_id: str | None = None
@@ -60,6 +83,13 @@ class Envelope(BaseModel):
     identity: str | None = None
     event: EventKind | None = None
 
+    @field_validator("v", mode="after")
+    @classmethod
+    def _current(cls, value: int) -> int:
+        # Whatever version it was written as, its customer has just passed today's rules: written again, it is
+        # the current version (a replay of an old DLQ record is read on trust after it).
+        return ENVELOPE_VERSION
+
     @field_validator("event_at", mode="after")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
@@ -71,6 +101,92 @@ class Envelope(BaseModel):
     def to_message(self) -> str:
         """The SQS message body, holding only characters SQS accepts (see ``nxbridge.normalize.sqs_text``)."""
         return sqs_safe(self.model_dump_json(exclude_none=True))
+
+
+# One per message read: not frozen, whose __init__ costs three times as much (never changed after it is made).
+@dataclass(slots=True)
+class QueuedCustomer:
+    """What the drain needs of one queue message; ``trusted`` when it was read on trust, not validated in full."""
+
+    endpoint: str
+    customer: Customer
+    identity: str | None
+    event_at: dt.datetime | None
+    trusted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """A message that is no envelope: ``code`` for machines (``decode``, ``unknown_version``), ``reason`` for
+    people (the fields and why, never their values)."""
+
+    code: Literal["decode", "unknown_version"]
+    reason: str
+
+
+def _declared(info: FieldInfo) -> CoreSchema:
+    """A field's declared type and constraints (lengths, bounds, literals), without its model's validators."""
+    annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    return TypeAdapter(annotation).core_schema
+
+
+def _stored_customer() -> CoreSchema:
+    """A ``Customer`` as a writer stored it: the declared fields and nothing else, built in pydantic-core."""
+    fields = {
+        name: core_schema.model_field(
+            _declared(info) if info.is_required() else core_schema.with_default_schema(_declared(info), default=None)
+        )
+        for name, info in Customer.model_fields.items()
+    }
+    # The model's own validator wraps its normalizers (an "after" model validator), so pydantic-core builds this
+    # schema rather than reuse Customer's validator: the trusted read runs no Python per customer.
+    return core_schema.model_schema(
+        Customer, core_schema.model_fields_schema(fields, model_name="Customer", extra_behavior="forbid")
+    )
+
+
+# Built on the first read, not at import: the ingest imports this module and never reads a message (3-5 ms).
+@functools.cache
+def _trusted_envelope() -> SchemaValidator:
+    """The current version's fields that the drain uses, as a typed dict; the others are parsed, not built.
+
+    What the drain does not use (times, ids, history) travels on as the message's text, in a DLQ record too, and is
+    validated in full when a replay reads it.
+    """
+    schemas: dict[str, CoreSchema] = {
+        "v": core_schema.literal_schema([ENVELOPE_VERSION]),
+        "endpoint": _declared(Envelope.model_fields["endpoint"]),
+        "customer": _stored_customer(),
+        "identity": _declared(Envelope.model_fields["identity"]),
+        # Writers hold event times in UTC; an unqualified one is not theirs, and goes the full way.
+        "event_at": core_schema.nullable_schema(core_schema.datetime_schema(tz_constraint="aware")),
+    }
+    fields = {
+        name: core_schema.typed_dict_field(schema, required=name == "v" or Envelope.model_fields[name].is_required())
+        for name, schema in schemas.items()
+    }
+    return SchemaValidator(core_schema.typed_dict_schema(fields, extra_behavior="ignore"))
+
+
+def read_message(body: str) -> QueuedCustomer | Undecodable:
+    """Read one queue message: on trust when it is of the current version and in shape, else validated in full."""
+    try:
+        fields: dict[str, Any] = _trusted_envelope().validate_json(body)
+    except ValidationError:
+        return _validated(body)
+    return QueuedCustomer(fields["endpoint"], fields["customer"], fields.get("identity"), fields.get("event_at"), True)
+
+
+def _validated(body: str) -> QueuedCustomer | Undecodable:
+    try:
+        envelope = Envelope.model_validate_json(body)
+    except ValidationError as exc:
+        reasons = "; ".join(f"{e.field}: {e.reason}" for e in field_errors(exc))
+        if any(e["loc"] == ("v",) for e in exc.errors(include_url=False, include_input=False)):
+            readable = ", ".join(str(v) for v in READABLE_VERSIONS)
+            return Undecodable("unknown_version", f"not an envelope version this drain reads ({readable}): {reasons}")
+        return Undecodable("decode", f"not an envelope: {reasons}")
+    return QueuedCustomer(envelope.endpoint, envelope.customer, envelope.identity, envelope.event_at, False)
 
 
 class DlqRecord(BaseModel):
@@ -89,12 +205,40 @@ class DlqRecord(BaseModel):
         return sqs_safe(self.model_dump_json(exclude_none=True))
 
 
-def dlq_message_attributes(record: DlqRecord) -> dict[str, Any]:
+def dlq_message(
+    error: FailureReason,
+    *,
+    envelope: str | None = None,
+    raw_body: str | None = None,
+    source_message_id: str | None = None,
+) -> str:
+    """A DlqRecord's message body around ``envelope``, a queue message's JSON as it was received and read.
+
+    The drain builds its records this way: the envelope is kept byte for byte, never parsed and dumped again.
+    """
+    parts = ['{"v":1']
+    if envelope is not None:
+        parts.append(f',"envelope":{envelope}')
+    if raw_body is not None:
+        parts.append(',"raw_body":' + json.dumps(raw_body, ensure_ascii=False))
+    parts.append(',"error":' + error.model_dump_json(exclude_none=True))
+    if source_message_id is not None:
+        parts.append(',"source_message_id":' + json.dumps(source_message_id, ensure_ascii=False))
+    parts.append("}")
+    return sqs_safe("".join(parts))
+
+
+def dlq_attributes(error: FailureReason, endpoint: str | None) -> dict[str, Any]:
     """SQS message attributes that let tools filter the DLQ without parsing bodies."""
     attrs: dict[str, Any] = {
-        "stage": {"DataType": "String", "StringValue": record.error.stage},
-        "errorCode": {"DataType": "String", "StringValue": record.error.errorCode},
+        "stage": {"DataType": "String", "StringValue": error.stage},
+        "errorCode": {"DataType": "String", "StringValue": error.errorCode},
     }
-    if record.envelope is not None:
-        attrs["endpoint"] = {"DataType": "String", "StringValue": record.envelope.endpoint}
+    if endpoint is not None:
+        attrs["endpoint"] = {"DataType": "String", "StringValue": endpoint}
     return attrs
+
+
+def dlq_message_attributes(record: DlqRecord) -> dict[str, Any]:
+    """The attributes of ``record``'s DLQ message (see :func:`dlq_attributes`)."""
+    return dlq_attributes(record.error, record.envelope.endpoint if record.envelope is not None else None)

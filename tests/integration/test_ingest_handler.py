@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from nxbridge.envelope import ENVELOPE_VERSION
 from tests.fixtures.aws import REGION
 from tests.fixtures.ingest import (
     KINDS,
@@ -151,7 +152,7 @@ def expected_envelopes(kind: str, event: dict[str, Any]) -> list[dict[str, Any]]
     event_at, event_kind, identities = EXPECTED_ORDERING[kind]
     for customer, identity in zip(EXPECTED_CUSTOMERS[kind], identities, strict=True):
         envelope = {
-            "v": 1,
+            "v": ENVELOPE_VERSION,
             "endpoint": kind,
             "kind": kind,
             "received_at": received_at(event),

@@ -70,9 +70,9 @@ def test_botocore_and_dev_only_modules_are_rejected(layer: Path, requirements: P
 
 
 def test_a_runtime_module_missing_from_the_layer_is_reported(layer: Path, requirements: Path) -> None:
-    (layer / "python" / "nxbridge" / "drain.py").unlink()
+    (layer / "python" / "nxbridge" / "drain" / "delivery.py").unlink()
     problems = check_layer(layer, "python3.13", requirements).problems
-    assert "nxbridge/drain.py of layers/nxbridge is missing from the layer" in problems
+    assert "nxbridge/drain/delivery.py of layers/nxbridge is missing from the layer" in problems
 
 
 def test_a_missing_or_different_pin_is_reported(layer: Path, requirements: Path) -> None:
@@ -98,17 +98,17 @@ def test_the_command_exits_nonzero_when_nothing_was_built(tmp_path: Path, requir
 
 
 def test_a_module_importing_an_excluded_module_is_reported(layer: Path, requirements: Path) -> None:
-    (layer / "python" / "nxbridge" / "drain.py").write_text("from nxbridge_dev.simulator import Simulator\n")
+    (layer / "python" / "nxbridge" / "ordering.py").write_text("from nxbridge_dev.simulator import Simulator\n")
     # sam build puts each function beside the layer, as .aws-sam/build/<Function>/app.py.
     (layer.parent / "IngestFunction").mkdir()
     (layer.parent / "IngestFunction" / "app.py").write_text(
-        "from nxbridge import local\nfrom nxbridge.drain import x\nimport moto\n"
+        "from nxbridge import local\nfrom nxbridge.ordering import x\nimport moto\n"
     )
     problems = check_layer(layer, "python3.13", requirements).problems
     assert sorted(problems) == [
         "app.py imports moto, which is development-only and not in the layer",
         "app.py imports nxbridge.local, which is not in the layer",
-        "drain.py imports nxbridge_dev.simulator, which is development-only and not in the layer",
+        "ordering.py imports nxbridge_dev.simulator, which is development-only and not in the layer",
     ]
 
 

@@ -207,6 +207,20 @@ def test_batch_body_holds_each_customer_exactly_as_to_api_serializes_it() -> Non
     assert body == expected.encode("utf-8")
 
 
+def test_batch_body_escapes_text_as_json_dumps_does() -> None:
+    remark = 'say "hi" \\ back\ttab\nline\x01\x1f\x7f \u2028 \u00e9 \U0001f600 </script>'
+    customers = [validate_customer({**BASE, "remark": remark, "address": 'Straße 1 \\ "B"'})]
+    body = BatchCreateRequest(type=1, tenant_id=7, app_key='k="1"', customers=customers).to_body()
+    expected = {
+        "type": 1,
+        "tenant_id": 7,
+        "app_key": 'k="1"',
+        "strict_binding": False,
+        "customers": [customers[0].to_api()],
+    }
+    assert body == json.dumps(expected, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 @pytest.mark.parametrize("count", [0, 101])
 def test_batch_holds_1_to_100_customers(count: int) -> None:
     customer = validate_customer(BASE)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from nxbridge.envelope import DlqRecord, FailureReason
+from nxbridge.envelope import ENVELOPE_VERSION, DlqRecord, FailureReason
 from nxbridge.ordering import identity_hash, micros
 from nxbridge.replay import (
     DlqFilter,
@@ -177,6 +177,30 @@ def test_redriven_envelope_is_replayed_with_a_redrive_reason() -> None:
     plan = plan_replay(parse_message(raw(envelope().to_message(), "r-1")), ReplayOptions())
     assert not isinstance(plan, Refusal)
     assert (plan.history[-1].stage, plan.history[-1].errorCode) == ("redrive", "maxReceiveCount")
+
+
+def test_a_replay_validates_the_customer_and_writes_the_current_version() -> None:
+    # A DLQ record written by an older drain: its envelope is of version 1, its phone as a source wrote it.
+    record = json.loads(DlqRecord(envelope=envelope(), error=reason()).to_message())
+    record["envelope"] = {**record["envelope"], "v": 1, "customer": {**ADA, "whats_app_phone": "+44 20 7946 0958"}}
+
+    plan = plan_replay(parse_message(raw(json.dumps(record))), ReplayOptions())
+
+    assert not isinstance(plan, Refusal)
+    written = json.loads(plan.to_message())
+    assert written["v"] == ENVELOPE_VERSION
+    assert written["customer"]["whats_app_phone"] == "442079460958"
+
+
+def test_a_current_dlq_record_whose_customer_breaks_a_rule_is_refused_not_replayed_on_trust() -> None:
+    # The drain reads a current envelope on trust; the replay, where the record enters the queue again, does not.
+    record = json.loads(DlqRecord(envelope=envelope(), error=reason()).to_message())
+    record["envelope"]["customer"]["email"] = "not-an-email"
+
+    plan = plan_replay(parse_message(raw(json.dumps(record))), ReplayOptions())
+
+    assert isinstance(plan, Refusal)
+    assert "email" in plan.reason
 
 
 def test_replay_count_guard_refuses_unless_forced() -> None:

@@ -1,0 +1,36 @@
+"""The batch's SQS records as decoded messages, or as DLQ letters (stage ``decode``) when they are no envelope."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from nxbridge.drain.dead_letters import undecodable_letter
+from nxbridge.drain.result import DeadLetter
+from nxbridge.drain.run import Item
+from nxbridge.envelope import Undecodable, read_message
+
+
+def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tuple[list[Item], list[DeadLetter], int]:
+    """Each record's envelope read (on trust when current, see ``nxbridge.envelope``) or its DLQ letter, and how
+    many envelopes were validated in full."""
+    items: list[Item] = []
+    letters: list[DeadLetter] = []
+    in_full = 0
+    for record in records:
+        # The raw dict, not the data class's properties: each of those wraps or looks up again for every record.
+        data = record.raw_event
+        receive_count = int(data["attributes"].get("ApproximateReceiveCount") or 1)
+        body: str = data["body"]
+        read = read_message(body)
+        if isinstance(read, Undecodable):
+            letters.append(undecodable_letter(record, receive_count, read, now()))
+            continue
+        if not read.trusted:
+            in_full += 1
+        identity, at = read.identity, read.event_at
+        version = (identity, at) if identity is not None and at is not None else None
+        items.append(Item(data["messageId"], receive_count, body, read, version))
+    return items, letters, in_full

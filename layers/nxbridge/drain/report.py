@@ -1,0 +1,53 @@
+"""What one invocation tells the operator: its metrics, and one ``batch drained`` line of counts.
+
+Each record that was not delivered has its own line already (dead_letters, admission); this line sums the batch up
+and lists no message: a batch of 100 costs one line, not one per customer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from nxbridge.drain.run import Run
+from nxbridge.observability import SERVICE, logger, metrics
+
+
+def record_outcome(run: Run) -> None:
+    """Emit the invocation's metrics and its summary line."""
+    result = run.result
+    metrics.add_metric(name="CustomersSynced", unit=MetricUnit.Count, value=len(result.synced))
+    metrics.add_metric(name="CustomersFailed", unit=MetricUnit.Count, value=len(result.dead_lettered))
+    metrics.add_metric(name="CustomersSuperseded", unit=MetricUnit.Count, value=len(result.superseded))
+    metrics.add_metric(name="CustomersDeferred", unit=MetricUnit.Count, value=run.deferred)
+    metrics.add_metric(name="BatchItemFailures", unit=MetricUnit.Count, value=len(result.retried))
+    metrics.add_metric(name="NXCloudCalls", unit=MetricUnit.Count, value=run.calls)
+    metrics.add_metric(name="NXCloudRetries", unit=MetricUnit.Count, value=run.retries)
+    metrics.add_metric(name="BisectCalls", unit=MetricUnit.Count, value=run.bisect_calls)
+    for code, count in sorted(Counter(letter.reason.errorCode for letter in result.dead_lettered).items()):
+        # One EMF blob per code: the errorCode dimension stays off every other metric.
+        with single_metric(
+            name="CustomersFailedByCode",
+            unit=MetricUnit.Count,
+            value=count,
+            namespace=metrics.namespace,
+            default_dimensions={"service": SERVICE},
+        ) as metric:
+            metric.add_dimension(name="errorCode", value=code)
+    logger.info(
+        "batch drained",
+        extra={
+            "synced": len(result.synced),
+            "deadLettered": len(result.dead_lettered),
+            "superseded": len(result.superseded),
+            "deferred": run.deferred,
+            "retried": len(result.retried),
+            "validatedInFull": run.validated_in_full,
+            "calls": run.calls,
+            "bisectCalls": run.bisect_calls,
+            "retries": run.retries,
+            "halted": run.halted,
+            "traceId": run.trace_id,
+        },
+    )

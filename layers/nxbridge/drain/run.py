@@ -1,0 +1,63 @@
+"""One invocation of the drain: its decoded messages, what it has decided so far, and its time budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from nxbridge.aws import clients
+from nxbridge.drain.result import DeadLetter, DrainResult
+from nxbridge.envelope import QueuedCustomer
+from nxbridge.nxcloud.client import NXCloudCredentials
+from nxbridge.ordering import Granted
+
+# What the answer to Lambda needs once the last DLQ write is done (metrics, one log line, the response).
+RESPONSE_SECONDS = 0.25
+# Time kept back after the last NXCloud call: one DLQ SendMessageBatch (its client's timeouts, the DRAIN profile)
+# and the response. DLQ writes that do not fit go back to SQS (batchItemFailures), never past the deadline.
+DEADLINE_MARGIN_MS = round((clients.DRAIN.call_seconds + RESPONSE_SECONDS) * 1000)
+
+
+# One per message: not frozen, whose __init__ costs three times as much (never changed after it is made).
+@dataclass(slots=True)
+class Item:
+    """One decoded message of the batch; ``body`` is its text as received (what a DLQ record of it carries).
+
+    ``version`` is the customer's identity and the record's event time, when the envelope carries both.
+    """
+
+    message_id: str
+    receive_count: int
+    body: str
+    queued: QueuedCustomer
+    version: tuple[str, dt.datetime] | None
+
+
+@dataclass
+class Run:
+    """The state of one invocation."""
+
+    remaining_ms: Callable[[], int]
+    result: DrainResult = field(default_factory=DrainResult)
+    # This invocation's lease owner token (made with its first claim), the identities it claimed, and the messages
+    # NXCloud may have stored although the answer did not say so (a retryable failure or an unaccounted index).
+    owner: str = ""
+    claimed: list[tuple[Item, Granted, tuple[str, dt.datetime]]] = field(default_factory=list)
+    maybe_stored: set[str] = field(default_factory=set)
+    deferred: int = 0
+    validated_in_full: int = 0
+    pending_dlq: list[DeadLetter] = field(default_factory=list)
+    credentials: NXCloudCredentials | None = None
+    refreshed: bool = False
+    # Set once NXCloud is unusable for this invocation (configuration, exhausted retries, deadline): the
+    # remaining sub-batches go back to SQS without another call.
+    halted: str | None = None
+    calls: int = 0
+    retries: int = 0
+    bisect_calls: int = 0
+    trace_id: str | None = None
+
+    def retry_later(self, items: Iterable[Item]) -> None:
+        """Send ``items`` back to SQS (batchItemFailures)."""
+        self.result.retried.extend(item.message_id for item in items)
