@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -123,6 +123,8 @@ class Customer(BaseModel):
             value = str(value)
         if not isinstance(value, str):
             return value
+        if value.isascii() and value.isdigit():
+            return value  # the common case: E.164 digits made by nxbridge.normalize
         digits = _PHONE_PUNCTUATION.sub("", value)
         if not digits.isascii() or not digits.isdigit():
             raise ValueError("must contain digits only (spaces, '+', '-', '(', ')' are removed)")
@@ -163,14 +165,14 @@ class Customer(BaseModel):
     @field_validator("tagStr", mode="before")
     @classmethod
     def _tags(cls, value: Any) -> Any:
-        parts: list[Any]
-        if isinstance(value, list | tuple | set):
-            parts = list(value)
-        elif isinstance(value, str):
+        parts: Iterable[Any]
+        if isinstance(value, str):
             parts = value.split(",")
+        elif isinstance(value, list | tuple | set):
+            parts = value
         else:
             return value
-        tags = [str(p).strip() for p in parts if str(p).strip()]
+        tags = [tag for tag in (str(p).strip() for p in parts) if tag]
         return ",".join(dict.fromkeys(tags)) or None
 
     @field_validator("gender", mode="before")

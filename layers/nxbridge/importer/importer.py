@@ -25,7 +25,7 @@ from nxbridge.importer.delivery import delivery_id, import_request, import_topic
 from nxbridge.importer.formats import Reader, Record, RowError
 from nxbridge.importer.progress import Journal, Standing
 from nxbridge.importer.rejects import RejectsFile
-from nxbridge.ingest.pipeline import customer_messages, read_payload
+from nxbridge.ingest.pipeline import customer_messages
 from nxbridge.rejections import Rejection
 from nxbridge.sources import Ignored, source_for
 
@@ -194,8 +194,9 @@ class Importer:
                 payload,
                 delivery=delivery_id(self._import_id, record.number),
                 received_at=self._clock(),
+                encoded=False,
             )
-            built = customer_messages(request, endpoint, source, read_payload(request, endpoint, source))
+            built = customer_messages(request, endpoint, source, payload.body)
         except RowError as exc:
             self._reject(record, run, [(exc.column, exc.column, exc.reason)])
             return

@@ -20,6 +20,8 @@ from typing import Any
 
 HOME_ENV = "NXBRIDGE_HOME"
 VERSION = 1
+# One encoder for every line: json.dumps with separators builds a new one per call (two lines a batch).
+_LINE = json.JSONEncoder(separators=(",", ":"))
 
 
 def journal_dir(env: Mapping[str, str]) -> Path:
@@ -109,7 +111,7 @@ class Journal:
         os.close(self._descriptor)
 
     def _append(self, line: Mapping[str, Any]) -> None:
-        os.write(self._descriptor, (json.dumps(line, separators=(",", ":")) + "\n").encode("utf-8"))
+        os.write(self._descriptor, (_LINE.encode(line) + "\n").encode("utf-8"))
 
 
 def read_standing(path: Path, header: Mapping[str, Any]) -> Standing | None:

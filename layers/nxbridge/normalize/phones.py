@@ -175,16 +175,17 @@ def _is_possible(number: phonenumbers.PhoneNumber) -> bool:
     code = number.country_code
     if code is None or phonenumbers.is_possible_number_with_reason(number) != ValidationResult.IS_POSSIBLE:
         return False
-    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, phonenumbers.region_code_for_country_code(code))
-    general = None if metadata is None else metadata.general_desc
-    pattern = None if general is None else general.national_number_pattern
-    national = phonenumbers.national_significant_number(number)
-    return pattern is not None and _pattern(pattern).fullmatch(national) is not None
+    pattern = _national_pattern(code)
+    return pattern is not None and pattern.fullmatch(phonenumbers.national_significant_number(number)) is not None
 
 
 @lru_cache(maxsize=512)
-def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+def _national_pattern(code: int) -> re.Pattern[str] | None:
+    """The shape of every national number of calling code ``code`` (its metadata's general description)."""
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, phonenumbers.region_code_for_country_code(code))
+    general = None if metadata is None else metadata.general_desc
+    pattern = None if general is None else general.national_number_pattern
+    return None if pattern is None else re.compile(pattern)
 
 
 def _with_plus(text: str) -> str:

@@ -38,6 +38,8 @@ TEXT_LIMITS: Mapping[str, int] = {
 _NON_TEXT_FIELDS = frozenset({"gender", "weight", "customize_field", "tagStr"})
 # Fields that hold a collection (tags, the custom-field object); every other field holds one value.
 _COLLECTION_FIELDS = frozenset({"tagStr", "customize_field"})
+# Fields whose text is never altered but trimmed (see ``prepare``).
+_IDENTITY_FIELDS = frozenset({*CONTACT_FIELDS, PHONE})
 # Where a nameless customer's full_name comes from: the e-mail first, then a phone or messenger id.
 _NAME_FALLBACKS = ("email", "sms_phone", "whats_app_phone", "viber_phone", "zalo", "line", "messenger", "instagram")
 
@@ -350,9 +352,17 @@ def prepare(
     """
     data: dict[str, Any] = {}
     for key, raw in candidate.items():
+        # Most values are text or absent: what _coerce, _clean and _is_empty do to those, without the calls.
+        if raw is None:
+            continue
+        if isinstance(raw, str):
+            # Identity fields are never altered: one holding a character SQS refuses is invalid, not another address.
+            text_value = (raw if key in _IDENTITY_FIELDS else sqs_safe(raw)).strip()
+            if text_value:
+                data[key] = text_value
+            continue
         value = _coerce(key, raw)
-        # Identity fields are never altered: one holding a character SQS refuses is invalid, not another address.
-        value = value if key in CONTACT_FIELDS or key == PHONE else _clean(value)
+        value = value if key in _IDENTITY_FIELDS else _clean(value)
         if isinstance(value, str):
             value = value.strip()
         if not _is_empty(value):
