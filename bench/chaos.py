@@ -134,6 +134,10 @@ def figure(document: dict[str, Any], *, webhooks: int, wall: float, seed: int | 
     counts = [
         ["webhooks posted (older Shopify versions sent late included)", f"{report['webhooks']:,}"],
         ["answers", ", ".join(f"{n:,} x HTTP {code}" for code, n in report["answers"].items())],
+        [
+            "answers posted again, as a provider retries them",
+            ", ".join(f"{answer}: {n:,}" for answer, n in report.get("answers_retried", {}).items()) or "none",
+        ],
         ["customers accepted (sum of `accepted`, older versions apart)", f"{report['accepted']:,}"],
         ["**customer versions accepted**", f"**{versions['accepted']:,}**"],
         ["**stored in NXCloud** (one record per customer)", f"**{versions['stored']:,}**"],
@@ -157,7 +161,7 @@ def figure(document: dict[str, Any], *, webhooks: int, wall: float, seed: int | 
         ["webhooks per second over the run", f"{report['webhooks'] / seconds:.1f}/s" if seconds else "-"],
     ]
     details = [
-        f"`python -m tests.chaos --webhooks {webhooks:,}` in a child process: the suite's chaos scenario "
+        f"`python -m tests.chaos --webhooks {webhooks}` in a child process: the suite's chaos scenario "
         "(docs/testing.md) through the whole local stack, the harness of tests/fixtures/chaos.py.",
         "",
         *table(["count", "value"], counts),
