@@ -27,8 +27,9 @@ from bench.common import ROOT, Figure, table
 WEBHOOKS = 20_000
 COMMAND = "python -m bench --only chaos"
 TARGET = "0 lost, 0 stored twice, accepted = stored + DLQ + superseded; every fault kind and both drain kills"
-# Lines of the child's stderr kept for a failure message.
+# Lines of the child's stderr kept for a failure message; seconds between the progress lines shown.
 TAIL_LINES = 40
+PROGRESS_SECONDS = 60.0
 
 
 def run(*, webhooks: int = WEBHOOKS, seed: int | None = None) -> Figure:
@@ -62,11 +63,14 @@ def _child(command: list[str]) -> tuple[int, list[str]]:
 
 
 def _follow(stream: IO[str], tail: collections.deque[str]) -> None:
+    shown = -PROGRESS_SECONDS
     for line in stream:
         tail.append(line.rstrip("\n"))
-        # The harness's progress lines start with the elapsed time; the rest (tracebacks of the simulator's
-        # hung-up connections, Powertools warnings) is kept for a failure message only.
-        if line.startswith("["):
+        # The harness's progress lines start with the elapsed time (one per wave of 100: one a minute is shown,
+        # and the outage's); the rest (tracebacks of the simulator's hung-up connections, Powertools warnings) is
+        # kept for a failure message only.
+        if line.startswith("[") and (time.monotonic() - shown >= PROGRESS_SECONDS or "posted" not in line):
+            shown = time.monotonic()
             print(f"  {line.rstrip()}", flush=True)
 
 
