@@ -110,3 +110,20 @@ def redact(obj: Any, *, _key: str | None = None) -> Any:
     if isinstance(obj, str):
         return scrub_text(obj)
     return obj
+
+
+_SENSITIVE_FIELDS: frozenset[str] = PII_FIELDS | SECRET_FIELDS
+
+
+def redact_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``redact(fields)`` for a log line's top-level keys, with its common cases inline (a call per key saved)."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        name = str(key)
+        if name in STRUCTURAL_KEYS:
+            out[key] = value
+        elif type(value) is str and name not in _SENSITIVE_FIELDS:
+            out[key] = scrub_text(value)
+        else:
+            out[key] = redact(value, _key=name)
+    return out

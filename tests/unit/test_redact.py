@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import PowertoolsLogRecord
 
 from nxbridge.observability import RedactingFormatter
 from nxbridge.redact import mask, redact, scrub_text
@@ -52,3 +55,44 @@ def test_numbers_are_masked_under_pii_and_secret_keys_and_kept_elsewhere() -> No
 
 def test_free_text_without_at_sign_still_loses_phone_numbers() -> None:
     assert "6372" not in scrub_text("call +86 181-6372-5558 today")
+
+
+class _ReferenceFormatter(LambdaPowertoolsFormatter):
+    """Powertools' own formatter with the redaction the package promises: what RedactingFormatter must write."""
+
+    def serialize(self, log: dict[str, Any] | PowertoolsLogRecord) -> str:
+        return super().serialize(redact(dict(log)))
+
+
+def _record(msg: object, created: float, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("nxbridge", logging.WARNING, "/x/drain.py", 42, msg, None, None, "rejected_letter")
+    record.created, record.msecs = created, (created - int(created)) * 1000
+    record.__dict__.update(extra)
+    return record
+
+
+def test_redacting_formatter_writes_what_powertools_formatter_and_redact_write() -> None:
+    fast, reference = RedactingFormatter(), _ReferenceFormatter()
+    for formatter in (fast, reference):
+        formatter.append_keys(service="nxbridge", function_request_id="req-1")
+    records = [
+        _record("customer rejected", 1_764_640_000.123, messageId="m-1", errorCode="2001", traceId="t 8618163725558"),
+        _record("customer rejected", 1_764_640_000.999, note="zhang.san@example.com", attempts=3, codes=["a", 1]),
+        _record("customer rejected", 1_764_640_001.5, customer={"full_name": "Zhang San", "phone": 8618163725558}),
+        _record('{"json": "message", "phone": "+86 181-6372-5558"}', 1_764_640_002.0, accessSecret="s"),
+        _record(" [1, 2]", 1_764_640_002.25),
+        _record("not json, starts like null", 1_764_640_002.5, level_hint=None),
+        _record({"a": "dict message", "email": "x@example.com"}, 1_764_640_003.0),
+    ]
+    for record in records:
+        assert fast.format(record) == reference.format(record)
+
+
+def test_redacting_formatter_keeps_powertools_behaviour_for_custom_templates_and_date_formats() -> None:
+    fast = RedactingFormatter(datefmt="%H:%M:%S.%F", log_record_order=["message", "level"])
+    reference = _ReferenceFormatter(datefmt="%H:%M:%S.%F", log_record_order=["message", "level"])
+    for formatter in (fast, reference):
+        formatter.append_keys(location="%(module)s/%(funcName)s")
+    record = _record("customer rejected", 1_764_640_000.5, messageId="m-1")
+    assert fast.format(record) == reference.format(record)
+    assert json.loads(fast.format(record))["location"] == "drain/rejected_letter"
