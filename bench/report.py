@@ -24,7 +24,10 @@ tests: nothing here runs under pytest (`tests/unit/test_bench_cost.py` checks th
 | `--no-docs` | print only |
 | `--strict` | exit 1 when a figure fails its target |
 
-Figure 4 builds `.venv-bench/` (runtime dependencies only) on first use, about a minute; later runs reuse it.
+Figure 4 builds the layer and the functions with their own Makefiles into a scratch directory and imports them
+with a CPython of the runtime's version (the one layers/Makefile compiles the bytecode with); the runtime's boto3
+is installed once into `.venv-bench/lambda-runtime/`. Figure 5 builds `.venv-bench/` (runtime dependencies only)
+on first use, about a minute; later runs reuse both.
 """
 
 

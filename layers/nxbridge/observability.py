@@ -35,7 +35,7 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 def tracing_enabled(env: Mapping[str, str] | None = None) -> bool:
     """Whether Powertools' Tracer would trace here: in Lambda (``LAMBDA_TASK_ROOT``), not under ``sam local`` or
-    Chalice, and not switched off by ``POWERTOOLS_TRACE_DISABLED`` (template.yaml's ``Tracing: PassThrough``)."""
+    Chalice, and not switched off by ``POWERTOOLS_TRACE_DISABLED`` (the tests and the local stack set it)."""
     source = os.environ if env is None else env
     if source.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in _TRUE:
         return False

@@ -70,9 +70,9 @@ def _drain_import(trace_disabled: str) -> list[object]:
     return result
 
 
-def test_tracing_passthrough_keeps_the_xray_sdk_out_of_the_cold_start() -> None:
+def test_a_disabled_tracer_keeps_the_xray_sdk_out_of_the_cold_start() -> None:
     assert _drain_import("true") == [False, "DisabledTracer"]
 
 
-def test_tracing_active_builds_the_powertools_tracer() -> None:
+def test_tracing_in_lambda_builds_the_powertools_tracer() -> None:
     assert _drain_import("false") == [True, "Tracer"]

@@ -121,20 +121,8 @@ def test_functions_run_on_arm64_python_312_or_newer_with_the_shared_layer(templa
     major, minor = (int(part) for part in props["Runtime"].removeprefix("python").split("."))
     assert (major, minor) >= (3, 12)
     assert {"Ref": "SharedLayer"} in props["Layers"]
-    assert parameter(template, props["Tracing"])["Default"] == "Active"
+    assert props["Tracing"] == "Active"
     assert template["Resources"][name]["Metadata"]["BuildMethod"] == "makefile"
-
-
-@pytest.mark.parametrize("name", FUNCTIONS)
-def test_tracing_passthrough_also_keeps_the_tracer_from_loading_the_xray_sdk(
-    template: dict[str, Any], name: str
-) -> None:
-    props = function(template, name)
-    assert parameter(template, props["Tracing"])["AllowedValues"] == ["Active", "PassThrough"]
-    assert template["Conditions"]["TracingActive"] == {"Fn::Equals": [props["Tracing"], "Active"]}
-    # Powertools' Tracer imports the X-Ray SDK unless told not to trace (nxbridge.observability.tracing_enabled).
-    disabled = props["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"]
-    assert disabled == {"Fn::If": ["TracingActive", "false", "true"]}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
