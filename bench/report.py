@@ -25,8 +25,11 @@ tests: nothing here runs under pytest (`tests/unit/test_bench_cost.py` checks th
 | `--no-docs` | print only |
 | `--strict` | exit 1 when a figure fails its target |
 
-Figure 4 builds `.venv-bench/` (runtime dependencies only) on first use, about a minute; later runs reuse it.
-Figure 8 is the chaos run of docs/testing.md at 20,000 webhooks, the longest: about 50 minutes on 2 shared cores.
+Figure 4 builds the layer and the functions with their own Makefiles into a scratch directory and imports them
+with a CPython of the runtime's version (the one layers/Makefile compiles the bytecode with); the runtime's boto3
+is installed once into `.venv-bench/lambda-runtime/`. Figure 5 builds `.venv-bench/` (runtime dependencies only)
+on first use, about a minute; later runs reuse both.
+Figure 9 is the chaos run of docs/testing.md at 20,000 webhooks, the longest: about 50 minutes on 2 shared cores.
 """
 
 

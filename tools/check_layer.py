@@ -1,7 +1,8 @@
 """Check the layer `sam build` produced: aarch64 extensions for the runtime's CPython, the pinned
 distributions, the runtime package exactly as it is in layers/nxbridge (nothing more: the development package
-nxbridge_dev and moto are neither in it nor imported by it), nothing the runtime ships, and no operator-console
-library (Flask) in it or imported by any module the handlers load.
+nxbridge_dev and moto are neither in it nor imported by it), nothing the runtime ships, no operator-console
+library (Flask) in it or imported by any module the handlers load, and bytecode for the runtime's CPython (every
+module, unchecked-hash, as layers/Makefile compiles it) or none at all.
 
 Usage: python tools/check_layer.py [--layer .aws-sam/build/SharedLayer] [--runtime python3.13]
 """
@@ -30,6 +31,9 @@ DEV_PACKAGES = frozenset({"nxbridge_dev", "moto"})
 OPERATOR_ONLY = frozenset({"flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker", "tqdm"})
 RUNTIME_SOURCE = ROOT / "layers" / "nxbridge"
 MAX_LAYER_BYTES = 100 * 1024 * 1024  # Lambda allows 250 MB unzipped for code and all layers together.
+# The flags word of a .pyc (PEP 552): bit 0 hash-based, bit 1 check the source. Lambda's /opt is read-only and a
+# zip's timestamps are not the build's, so the bytecode must be used as it is: hash-based, unchecked.
+PYC_UNCHECKED_HASH = 0b01
 
 
 def normalize(name: str) -> str:
@@ -163,6 +167,9 @@ class Report:
     extensions: int
     distributions: int
     size_bytes: int
+    # Modules with bytecode for the runtime's CPython (0: the build machine had none), and its share of the size.
+    compiled_modules: int = 0
+    bytecode_bytes: int = 0
 
 
 def package_differences(built: Path, source: Path) -> list[str]:
@@ -223,13 +230,49 @@ def check_layer(layer_dir: Path, runtime: str, requirements: Path) -> Report:
         if machine != EM_AARCH64:
             problems.append(f"{rel}: ELF machine {machine}, expected {EM_AARCH64} (aarch64)")
 
-    compiled = [p for p in site.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"]
-    problems += [f"{p.relative_to(layer_dir)}: bytecode built for the build machine's Python" for p in compiled[:5]]
+    bytecode_problems, compiled = bytecode_check(site, f"cpython-{version}")
+    problems += bytecode_problems
 
     size = sum(p.stat().st_size for p in layer_dir.rglob("*") if p.is_file())
     if size > MAX_LAYER_BYTES:
         problems.append(f"layer is {size / 2**20:.0f} MiB unzipped, over the {MAX_LAYER_BYTES / 2**20:.0f} MiB budget")
-    return Report(problems, len(extensions), len(installed), size)
+    bytecode_bytes = sum(p.stat().st_size for p in site.rglob("*.pyc"))
+    return Report(problems, len(extensions), len(installed), size, len(compiled), bytecode_bytes)
+
+
+def bytecode_check(site: Path, tag: str) -> tuple[list[str], list[Path]]:
+    """Problems with the layer's bytecode, and the modules compiled for ``tag`` (``cpython-313``).
+
+    Either every module has unchecked-hash bytecode for the runtime's CPython, or none has (a build machine
+    without that CPython): bytecode for another Python is never loaded, and a checked or timestamp .pyc makes
+    the read-only runtime look at the source on every import.
+    """
+    problems: list[str] = []
+    compiled: list[Path] = []
+    sources = sorted(site.rglob("*.py"))
+    for pyc in sorted(site.rglob("*.pyc")):
+        stem, _, rest = pyc.name.partition(".")
+        source = pyc.parent.parent / f"{stem}.py"
+        shown = pyc.relative_to(site.parent)
+        if pyc.parent.name != "__pycache__" or rest != f"{tag}.pyc":
+            problems.append(f"{shown}: bytecode built for the build machine's Python, not {tag}")
+        elif not source.is_file():
+            problems.append(f"{shown}: bytecode without its source")
+        elif int.from_bytes(pyc.read_bytes()[4:8], "little") != PYC_UNCHECKED_HASH:
+            problems.append(f"{shown}: not unchecked-hash bytecode (compileall --invalidation-mode unchecked-hash)")
+        else:
+            compiled.append(source)
+    problems += [
+        f"{cache.relative_to(site.parent)}: __pycache__ without bytecode for {tag}"
+        for cache in sorted(site.rglob("__pycache__"))
+        if not any(cache.glob(f"*.{tag}.pyc"))
+    ]
+    if compiled:
+        missing = sorted(set(sources) - set(compiled))
+        problems += [f"{p.relative_to(site.parent)}: no bytecode, unlike the rest of the layer" for p in missing]
+    if len(problems) > 10:
+        problems = [*problems[:10], f"... and {len(problems) - 10} more bytecode problems"]
+    return problems, compiled
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,10 +287,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"check_layer: {problem}\n")
     if report.problems:
         return 1
+    bytecode = (
+        f"bytecode for all {report.compiled_modules} modules ({report.bytecode_bytes / 2**20:.1f} MiB of it)"
+        if report.compiled_modules
+        else "no bytecode"
+    )
     sys.stdout.write(
         f"check_layer: OK: {report.extensions} aarch64 extension modules for {args.runtime}, "
-        f"{report.distributions} distributions, {report.size_bytes / 2**20:.1f} MiB unzipped\n"
+        f"{report.distributions} distributions, {report.size_bytes / 2**20:.1f} MiB unzipped, {bytecode}\n"
     )
+    if not report.compiled_modules:
+        sys.stdout.write(
+            f"check_layer: note: without bytecode every cold start compiles the modules it imports; build on a "
+            f"machine with {args.runtime} (see layers/Makefile) to ship it\n"
+        )
     return 0
 
 

@@ -93,6 +93,66 @@ def test_bytecode_from_the_build_machine_is_rejected(layer: Path, requirements: 
     assert "__pycache__" in problem
 
 
+def pyc(flags: int) -> bytes:
+    """The 16-byte header of a .pyc (magic, PEP 552 flags, then hash or mtime and size) and no code."""
+    return b"\xf3\x0d\x0d\x0a" + flags.to_bytes(4, "little") + bytes(8)
+
+
+def compile_all(site: Path, tag: str = "cpython-313", flags: int = 0b01) -> None:
+    """Bytecode beside every module, as ``compileall --invalidation-mode unchecked-hash`` writes it."""
+    for source in list(site.rglob("*.py")):
+        cache = source.parent / "__pycache__"
+        cache.mkdir(exist_ok=True)
+        (cache / f"{source.stem}.{tag}.pyc").write_bytes(pyc(flags))
+
+
+def test_unchecked_hash_bytecode_for_the_runtime_passes_and_is_counted(layer: Path, requirements: Path) -> None:
+    compile_all(layer / "python")
+    report = check_layer(layer, "python3.13", requirements)
+    assert report.problems == []
+    assert report.compiled_modules == len(list((layer / "python").rglob("*.py")))
+    assert report.bytecode_bytes == 16 * report.compiled_modules
+
+
+def test_bytecode_for_another_python_is_rejected(layer: Path, requirements: Path) -> None:
+    compile_all(layer / "python", tag="cpython-311")
+    problems = check_layer(layer, "python3.13", requirements).problems
+    assert problems[0].endswith("bytecode built for the build machine's Python, not cpython-313")
+    assert problems[-1].startswith("... and ")
+
+
+def test_timestamp_bytecode_is_rejected(layer: Path, requirements: Path) -> None:
+    compile_all(layer / "python", flags=0)
+    problems = check_layer(layer, "python3.13", requirements).problems
+    assert "not unchecked-hash bytecode" in problems[0]
+
+
+def test_a_module_left_without_bytecode_is_reported(layer: Path, requirements: Path) -> None:
+    compile_all(layer / "python")
+    (layer / "python" / "nxbridge" / "__pycache__" / "drain.cpython-313.pyc").unlink()
+    (problem,) = check_layer(layer, "python3.13", requirements).problems
+    assert problem == "python/nxbridge/drain.py: no bytecode, unlike the rest of the layer"
+
+
+def test_bytecode_without_its_source_is_reported(layer: Path, requirements: Path) -> None:
+    compile_all(layer / "python")
+    (layer / "python" / "nxbridge" / "__pycache__" / "gone.cpython-313.pyc").write_bytes(pyc(0b01))
+    (problem,) = check_layer(layer, "python3.13", requirements).problems
+    assert problem == "python/nxbridge/__pycache__/gone.cpython-313.pyc: bytecode without its source"
+
+
+def test_the_command_says_when_the_layer_has_no_bytecode(
+    layer: Path, requirements: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--layer", str(layer), "--requirements", str(requirements)]) == 0
+    out = capsys.readouterr().out
+    assert "no bytecode" in out
+    assert "every cold start compiles" in out
+    compile_all(layer / "python")
+    assert main(["--layer", str(layer), "--requirements", str(requirements)]) == 0
+    assert "bytecode for all" in capsys.readouterr().out
+
+
 def test_the_command_exits_nonzero_when_nothing_was_built(tmp_path: Path, requirements: Path) -> None:
     assert main(["--layer", str(tmp_path / "missing"), "--requirements", str(requirements)]) == 1
 

@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, Vali
 from requests.adapters import HTTPAdapter
 
 from nxbridge import facts
-from nxbridge.contract import BatchCreateRequest, BatchCreateResponse, BatchCreateResult
+from nxbridge.contract.batch import BatchCreateRequest, BatchCreateResponse, BatchCreateResult
 from nxbridge.nxcloud.signing import signed_headers
 
 PATH = facts.NXCLOUD_PATH

@@ -14,55 +14,111 @@ One module per concern (docs/replay.md states the safety model for users):
 - ``cli`` and ``terminal``: the ``nxbridge dlq`` command and what it prints; not imported here (Lambda needs
   neither).
 
-The package re-exports the public names of the other modules, so ``from nxbridge.replay import X`` keeps working.
+The package re-exports the public names of the other modules, so ``from nxbridge.replay import X`` keeps working;
+each loads with its first use, so that the ReplayFunction loads what its action needs (``request`` imports the
+replay machinery only for a replay), not the whole package.
 """
 
 from __future__ import annotations
 
-from nxbridge.replay.errors import ReplayError
-from nxbridge.replay.export import PurgeSummary, purge, write_export
-from nxbridge.replay.filters import STAGES, DlqFilter, parse_when
-from nxbridge.replay.plan import Edits, Refusal, ReplayOptions, parse_assignment, plan_replay
-from nxbridge.replay.queues import (
-    DLQ_OUTPUT_FRAGMENT,
-    DLQ_OUTPUT_KEY,
-    QUEUE_OUTPUT_FRAGMENT,
-    QUEUE_OUTPUT_KEY,
-    StackQueues,
-    approximate_counts,
-    queues_from_stack,
-)
-from nxbridge.replay.records import (
-    REDRIVE_CODE,
-    DlqMessage,
-    ExportLine,
-    HistoryView,
-    RecordView,
-    Shape,
-    export_line,
-    parse_message,
-    view,
-)
-from nxbridge.replay.replayer import (
-    FRESH_MARGIN,
-    OutcomeStatus,
-    RatePacer,
-    RecordOutcome,
-    Replayer,
-    ReplaySummary,
-    parse_rate,
-    replay_visibility,
-)
-from nxbridge.replay.request import LIST_LIMIT_DEFAULT, ReplayRequest, run_request
-from nxbridge.replay.scan import (
-    AGE_BUCKETS,
-    DlqScanner,
-    DlqStats,
-    age_bucket,
-    find,
-    select,
-    stats,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nxbridge.replay.errors import ReplayError
+    from nxbridge.replay.export import PurgeSummary, purge, write_export
+    from nxbridge.replay.filters import STAGES, DlqFilter, parse_when
+    from nxbridge.replay.plan import Edits, Refusal, ReplayOptions, parse_assignment, plan_replay
+    from nxbridge.replay.queues import (
+        DLQ_OUTPUT_FRAGMENT,
+        DLQ_OUTPUT_KEY,
+        QUEUE_OUTPUT_FRAGMENT,
+        QUEUE_OUTPUT_KEY,
+        StackQueues,
+        approximate_counts,
+        queues_from_stack,
+    )
+    from nxbridge.replay.records import (
+        REDRIVE_CODE,
+        DlqMessage,
+        ExportLine,
+        HistoryView,
+        RecordView,
+        Shape,
+        export_line,
+        parse_message,
+        view,
+    )
+    from nxbridge.replay.replayer import (
+        FRESH_MARGIN,
+        OutcomeStatus,
+        RatePacer,
+        RecordOutcome,
+        Replayer,
+        ReplaySummary,
+        parse_rate,
+        replay_visibility,
+    )
+    from nxbridge.replay.request import LIST_LIMIT_DEFAULT, ReplayRequest, run_request
+    from nxbridge.replay.scan import (
+        AGE_BUCKETS,
+        DlqScanner,
+        DlqStats,
+        age_bucket,
+        find,
+        select,
+        stats,
+    )
+
+# Public name -> the module of the package that defines it.
+_LAZY: dict[str, str] = {
+    "ReplayError": "errors",
+    "PurgeSummary": "export",
+    "purge": "export",
+    "write_export": "export",
+    "STAGES": "filters",
+    "DlqFilter": "filters",
+    "parse_when": "filters",
+    "Edits": "plan",
+    "Refusal": "plan",
+    "ReplayOptions": "plan",
+    "parse_assignment": "plan",
+    "plan_replay": "plan",
+    "DLQ_OUTPUT_FRAGMENT": "queues",
+    "DLQ_OUTPUT_KEY": "queues",
+    "QUEUE_OUTPUT_FRAGMENT": "queues",
+    "QUEUE_OUTPUT_KEY": "queues",
+    "StackQueues": "queues",
+    "approximate_counts": "queues",
+    "queues_from_stack": "queues",
+    "REDRIVE_CODE": "records",
+    "DlqMessage": "records",
+    "ExportLine": "records",
+    "HistoryView": "records",
+    "RecordView": "records",
+    "Shape": "records",
+    "export_line": "records",
+    "parse_message": "records",
+    "view": "records",
+    "FRESH_MARGIN": "replayer",
+    "OutcomeStatus": "replayer",
+    "RatePacer": "replayer",
+    "RecordOutcome": "replayer",
+    "Replayer": "replayer",
+    "ReplaySummary": "replayer",
+    "parse_rate": "replayer",
+    "replay_visibility": "replayer",
+    "LIST_LIMIT_DEFAULT": "request",
+    "ReplayRequest": "request",
+    "run_request": "request",
+    "AGE_BUCKETS": "scan",
+    "DlqScanner": "scan",
+    "DlqStats": "scan",
+    "age_bucket": "scan",
+    "find": "scan",
+    "select": "scan",
+    "stats": "scan",
+}
 
 __all__ = [
     "AGE_BUCKETS",
@@ -112,3 +168,13 @@ __all__ = [
     "view",
     "write_export",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name of the package, imported from its module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -7,18 +7,20 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from nxbridge.config import ReplaySettings
 from nxbridge.observability import logger
-from nxbridge.ordering import Watermarks
-from nxbridge.replay.export import erase
 from nxbridge.replay.filters import DlqFilter, as_tuple
-from nxbridge.replay.plan import Edits, ReplayOptions
 from nxbridge.replay.records import view
-from nxbridge.replay.replayer import Replayer, parse_rate, replay_visibility
 from nxbridge.replay.scan import DlqScanner, find, select, stats
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+    from nxbridge.config import ReplaySettings
+    from nxbridge.ordering import Watermarks
+    from nxbridge.replay.plan import Edits
+
+# The reading actions (stats, list, show) need the scanner and the records only: the replay machinery (plan,
+# replayer) and the export load with the first request that uses them, not on every cold start.
 
 
 class ReplayRequest(DlqFilter):
@@ -44,7 +46,11 @@ class ReplayRequest(DlqFilter):
     @field_validator("rate", mode="before")
     @classmethod
     def _rate(cls, value: Any) -> Any:
-        return None if value is None else parse_rate(value)
+        if value is None:
+            return None
+        from nxbridge.replay.replayer import parse_rate  # noqa: PLC0415 - only a replay has a rate
+
+        return parse_rate(value)
 
     @field_validator("drop_fields", mode="before")
     @classmethod
@@ -67,6 +73,8 @@ class ReplayRequest(DlqFilter):
     @property
     def edits(self) -> Edits:
         """The customer edits of a replay."""
+        from nxbridge.replay.plan import Edits  # noqa: PLC0415 - only a replay edits
+
         return Edits(set_fields=self.set_fields, drop_fields=self.drop_fields)
 
     @property
@@ -110,6 +118,8 @@ def _run(
         with scanner:
             return {"action": "stats", **stats(scanner, request.dlq_filter).model_dump(mode="json")}
     if request.action == "erase":
+        from nxbridge.replay.export import erase  # noqa: PLC0415 - see the imports
+
         with scanner:
             erased = erase(scanner, request.dlq_filter).model_dump(mode="json")
         if request.watermarks:
@@ -132,6 +142,9 @@ def _run(
                 for m in select(scanner, request.dlq_filter, limit=limit)
             ]
         return {"action": "list", "count": len(records), "limit": limit, "records": records}
+    from nxbridge.replay.plan import ReplayOptions  # noqa: PLC0415 - see the imports
+    from nxbridge.replay.replayer import Replayer, replay_visibility  # noqa: PLC0415
+
     options = ReplayOptions(
         dry_run=request.dry_run,
         limit=request.limit,
