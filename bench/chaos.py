@@ -1,4 +1,4 @@
-"""Figure 8: conservation under chaos at 20,000 webhooks, the suite's chaos run (tests/chaos) twenty times over.
+"""Figure 9: conservation under chaos at 20,000 webhooks, the suite's chaos run (tests/chaos) twenty times over.
 
 ``python -m tests.chaos --webhooks 20000`` runs in a child process (it sets the process environment and moto's
 global state): the whole local stack with every fault kind of the NXCloud simulator, both drain kills (after an

@@ -21,7 +21,7 @@ tests: nothing here runs under pytest (`tests/unit/test_bench_cost.py` checks th
 | `--only api,drain,ingest,coldstart,memory,cost,import,chaos` | some figures (only a run of all rewrites this file) |
 | `--big` | 10,000 webhooks instead of 2,000 for figure 1, and a deeper moto probe (takes 10+ minutes) |
 | `--webhooks N`, `--window SECONDS` | burst size and batching window of figure 1 (defaults 2,000 and 10 s) |
-| `--chaos-webhooks N`, `--chaos-seed S` | size and seed of figure 8's chaos run (default 20,000 webhooks) |
+| `--chaos-webhooks N`, `--chaos-seed S` | size and seed of figure 9's chaos run (default 20,000 webhooks) |
 | `--no-docs` | print only |
 | `--strict` | exit 1 when a figure fails its target |
 

@@ -1,4 +1,4 @@
-"""The chaos run's accounting of customer versions (tests/fixtures/chaos.py) and figure 8's verdict (bench/chaos.py):
+"""The chaos run's accounting of customer versions (tests/fixtures/chaos.py) and figure 9's verdict (bench/chaos.py):
 each term comes from a record, so a version no record places breaks the equation."""
 
 from __future__ import annotations

@@ -129,9 +129,9 @@ def test_timestamp_bytecode_is_rejected(layer: Path, requirements: Path) -> None
 
 def test_a_module_left_without_bytecode_is_reported(layer: Path, requirements: Path) -> None:
     compile_all(layer / "python")
-    (layer / "python" / "nxbridge" / "__pycache__" / "drain.cpython-313.pyc").unlink()
+    (layer / "python" / "nxbridge" / "__pycache__" / "ordering.cpython-313.pyc").unlink()
     (problem,) = check_layer(layer, "python3.13", requirements).problems
-    assert problem == "python/nxbridge/drain.py: no bytecode, unlike the rest of the layer"
+    assert problem == "python/nxbridge/ordering.py: no bytecode, unlike the rest of the layer"
 
 
 def test_bytecode_without_its_source_is_reported(layer: Path, requirements: Path) -> None:
