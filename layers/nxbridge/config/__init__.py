@@ -7,10 +7,10 @@ with its first use, so that a function builds its own settings model and not the
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nxbridge import facts
+from nxbridge.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from nxbridge.config.dlq import DlqSettings, ReplaySettings
@@ -43,11 +43,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """A settings class, imported from its module on first use."""
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _MODULES, globals())
