@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from nxbridge_dev.local.demo import load_deliveries, post
@@ -46,6 +47,19 @@ def text_of(browser: WebDriver, element_id: str) -> str:
     return browser.find_element(By.ID, element_id).text
 
 
+def follow(browser: WebDriver, element: WebElement) -> None:
+    """Click a link or submit button and wait until the next page has loaded: a click returns before a slow
+    answer (a preview scans the DLQ) replaces the page, and the old page must not be read in its place. The old
+    page's window is marked; a new document has a fresh window without the mark."""
+    browser.execute_script("window.nxbridgeOldPage = true;")
+    element.click()
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda driver: driver.execute_script(
+            "return window.nxbridgeOldPage === undefined && document.readyState === 'complete';"
+        )
+    )
+
+
 def test_an_operator_replays_a_dead_letter_with_a_fix_and_sees_it_in_nxcloud(
     start_local_stack: StartStack, browser: WebDriver
 ) -> None:
@@ -64,25 +78,25 @@ def test_an_operator_replays_a_dead_letter_with_a_fix_and_sees_it_in_nxcloud(
     assert text_of(browser, "customers-failed") == "1"
     shot(browser, "overview")
 
-    browser.find_element(By.LINK_TEXT, "Dead letters").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "Dead letters"))
     assert len(browser.find_elements(By.CSS_SELECTOR, "#records tr.record")) == 2
     shot(browser, "dead-letters")
-    browser.find_element(By.CSS_SELECTOR, 'a[data-filter="error_code:12148"]').click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, 'a[data-filter="error_code:12148"]'))
     [row] = browser.find_elements(By.CSS_SELECTOR, "#records tr.record")
     assert "12148" in row.text and "unreadable" not in row.text
 
-    row.find_element(By.CSS_SELECTOR, "a.record-link").click()
+    follow(browser, row.find_element(By.CSS_SELECTOR, "a.record-link"))
     assert text_of(browser, "error-code") == "12148"
     customer = text_of(browser, "customer")
     assert "Tom Becker" not in customer and "new.agent@example.com" not in customer and "***er" in customer
     shot(browser, "record")
-    browser.find_element(By.ID, "reveal").click()
+    follow(browser, browser.find_element(By.ID, "reveal"))
     assert "Tom Becker" in text_of(browser, "customer")
 
-    browser.find_element(By.ID, "replay-this").click()
+    follow(browser, browser.find_element(By.ID, "replay-this"))
     browser.find_element(By.ID, "set").send_keys(FIX)
     shot(browser, "replay")
-    browser.find_element(By.ID, "preview").click()
+    follow(browser, browser.find_element(By.ID, "preview"))
     assert text_of(browser, "preview-summary").startswith("1 record would be sent")
     [body] = browser.find_elements(By.CSS_SELECTOR, "pre.planned-body")
     planned = json.loads(body.text)
@@ -90,7 +104,7 @@ def test_an_operator_replays_a_dead_letter_with_a_fix_and_sees_it_in_nxcloud(
     assert planned["customer"]["belong_seat_user"] == "***om", "masked until revealed"
     shot(browser, "preview")
 
-    browser.find_element(By.ID, "confirm").click()
+    follow(browser, browser.find_element(By.ID, "confirm"))
     WebDriverWait(browser, 30, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(
         lambda driver: "Finished" in driver.find_element(By.ID, "job-state").text
     )
@@ -99,11 +113,11 @@ def test_an_operator_replays_a_dead_letter_with_a_fix_and_sees_it_in_nxcloud(
 
     settled = stack.wait_settled(30)
     assert settled["dlq"]["depth"] == 1
-    browser.find_element(By.ID, "to-simulator").click()
-    browser.find_element(By.ID, "reveal").click()
+    follow(browser, browser.find_element(By.ID, "to-simulator"))
+    follow(browser, browser.find_element(By.ID, "reveal"))
     stored = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#stored tr.stored-customer")]
     assert any("Tom Becker" in r and "agent@example.com" in r for r in stored), stored
-    browser.find_element(By.ID, "mask").click()
+    follow(browser, browser.find_element(By.ID, "mask"))
     shot(browser, "simulator")
 
     severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
