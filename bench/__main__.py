@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 
 from bench.common import DOCS, ROOT, Figure, machine, now_utc
 
-NAMES = ("api", "drain", "ingest", "coldstart", "memory", "cost", "import")
-# Cheap and local first; the burst after them; the cost model last, as it uses the others' measurements.
-ORDER = ("drain", "ingest", "coldstart", "memory", "import", "api", "cost")
+NAMES = ("api", "drain", "ingest", "coldstart", "memory", "cost", "import", "local")
+# Cheap and local first; the bursts after them; the cost model last, as it uses the others' measurements.
+ORDER = ("drain", "ingest", "coldstart", "memory", "import", "api", "local", "cost")
 TITLES = {
     "api": (1, "API efficiency"),
     "drain": (2, "Drain CPU per batch"),
@@ -21,6 +21,7 @@ TITLES = {
     "memory": (5, "Drain memory"),
     "cost": (6, "Cost per million customers"),
     "import": (7, "Import of a Shopify export"),
+    "local": (8, "Local stack ingest rate"),
 }
 
 
@@ -76,6 +77,11 @@ def _runners(args: argparse.Namespace, results: dict[str, dict[str, object]]) ->
 
         return import_bench.run()
 
+    def local() -> Figure:
+        from bench import local_rate  # noqa: PLC0415
+
+        return local_rate.run()
+
     return {
         "api": api,
         "drain": drain,
@@ -84,6 +90,7 @@ def _runners(args: argparse.Namespace, results: dict[str, dict[str, object]]) ->
         "memory": memory,
         "cost": cost,
         "import": import_rows,
+        "local": local,
     }
 
 

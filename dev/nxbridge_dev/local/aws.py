@@ -13,8 +13,9 @@ import boto3.session
 import requests
 
 if TYPE_CHECKING:
-    from moto.server import ThreadedMotoServer
     from mypy_boto3_sqs import SQSClient
+
+    from nxbridge_dev.local.moto_server import MotoServer
 
 # moto accepts any credentials; fixed fake ones guarantee that nothing the stack starts can reach real AWS.
 FAKE_CREDENTIALS: dict[str, str] = {
@@ -42,7 +43,7 @@ class LocalAws:
         self.host = host
         self.port = port
         self.own_process = own_process
-        self._server: ThreadedMotoServer | None = None
+        self._server: MotoServer | None = None
         self._process: subprocess.Popen[str] | None = None
         self._endpoint_url: str | None = None
         # A session of its own: boto3's default session, which the functions use from other threads, is not

@@ -12,9 +12,9 @@ import sys
 
 from moto import backends
 from moto.core import responses
-from moto.server import ThreadedMotoServer
 
 from nxbridge_dev.local import moto_cloudformation, moto_sqs
+from nxbridge_dev.local.moto_server import MotoServer
 
 _list_of_moto_modules = backends.list_of_moto_modules
 _method_names_from_class = responses.method_names_from_class  # type: ignore[attr-defined]
@@ -40,14 +40,14 @@ def _speed_up_dispatch() -> None:
     setattr(responses, "method_names_from_class", _method_names)  # noqa: B010
 
 
-def start_server(host: str, port: int) -> ThreadedMotoServer:
+def start_server(host: str, port: int) -> MotoServer:
     """moto's server on ``host:port``, in this process, with the local stack's additions installed."""
     # moto's server logs every request through werkzeug; the stack reports what matters itself.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto_cloudformation.install()
     moto_sqs.install()
     _speed_up_dispatch()
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server = MotoServer(host, port)
     server.start()
     return server
 

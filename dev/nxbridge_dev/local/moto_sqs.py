@@ -7,8 +7,9 @@ message sent meanwhile, and two receives that both redrive one message to the DL
 every call that changes a queue's messages atomic (one lock; a long poll waits outside it, between passes). It
 also takes out the repeated work that makes moto's SQS slow down as a queue deepens: the retention check of each
 received message reads the one attribute it needs (moto computes every attribute of the queue for it, counting all
-the queue's messages three times per message received), GetQueueAttributes computes the attributes once rather
-than three times per name asked for, DeleteMessageBatch looks the receipt handles up in one pass over the queue
+the queue's messages three times per message received), SendMessage does not count the queue's messages (it reads
+one setting off every attribute of the queue, counts included), GetQueueAttributes computes the attributes once
+rather than three times per name asked for, DeleteMessageBatch looks the receipt handles up in one pass over the queue
 (moto makes two passes per entry), and the clock behind every message's visibility is read with time.time()
 (moto builds two datetimes per reading, per message, per scan). And it keeps
 moto from playing SQS event source mappings itself (it would receive each message the moment it is sent and
@@ -27,15 +28,21 @@ from moto.awslambda.models import EventSourceMapping, LambdaBackend
 from moto.core import utils
 from moto.sqs import models
 from moto.sqs.exceptions import InvalidAttributeName
-from moto.sqs.models import Message, SQSBackend, sqs_backends
+from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 
 _install_lock = threading.Lock()
 _installed = False
 # One lock for every queue: a receive may redrive a message from its queue into the DLQ.
 _messages_lock = threading.RLock()
+# Set while this thread runs a SendMessage, which reads queue settings but never the message counts.
+_sending = threading.local()
+_COUNTS = (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+)
 # The SQSBackend methods that read and change the messages of a queue, each made atomic as a whole.
 _ATOMIC = (
-    "send_message",
     "send_message_batch",
     "delete_message",
     "change_message_visibility",
@@ -53,6 +60,33 @@ def _atomic(method: F) -> F:
             return method(*args, **kwargs)
 
     return locked  # type: ignore[return-value]
+
+
+def _send_message(send: Callable[..., Message]) -> Callable[..., Message]:
+    """SendMessage, atomic, with the queue's message counts left uncounted while it runs."""
+
+    @functools.wraps(send)
+    def send_message(*args: Any, **kwargs: Any) -> Message:
+        with _messages_lock:
+            _sending.active = True
+            try:
+                return send(*args, **kwargs)
+            finally:
+                _sending.active = False
+
+    return send_message
+
+
+def _uncounted_while_sending(count: property) -> property:
+    """A message count of the queue, which is 0 without counting while this thread sends (nothing reads it then)."""
+
+    def counted(queue: Queue) -> int:
+        if getattr(_sending, "active", False):
+            return 0
+        value: int = count.__get__(queue)
+        return value
+
+    return property(counted)
 
 
 def _receive_message(receive: Callable[..., list[Message]]) -> Callable[..., list[Message]]:
@@ -165,6 +199,9 @@ def install() -> None:
             return
         for name in _ATOMIC:
             setattr(SQSBackend, name, _atomic(getattr(SQSBackend, name)))
+        SQSBackend.send_message = _send_message(SQSBackend.send_message)  # type: ignore[method-assign]
+        for name in _COUNTS:
+            setattr(Queue, name, _uncounted_while_sending(getattr(Queue, name)))
         SQSBackend.receive_message = _receive_message(SQSBackend.receive_message)  # type: ignore[method-assign]
         SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
             _is_message_valid_based_on_retention_period
