@@ -9,12 +9,13 @@ the response goes out with its Content-Length, and the connection serves the cli
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -22,6 +23,53 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 # Responses that carry no body (RFC 9110), whatever the application returns.
 _NO_BODY = frozenset({204, 304})
+
+
+class Turns:
+    """Requests run in moto one at a time, in the order they arrived.
+
+    moto runs one thread at a time anyway (the interpreter lock); threads that share it by time slices all finish
+    late, each after the whole burst's work plus the switching. In turns, the k-th request of a burst waits for the
+    k-1 before it and no more. Measured with two drains' sixteen concurrent claims: the slowest answer in 0.5 s
+    instead of 1.3 s, inside the drain's 0.75 s read timeout.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self._held = threading.local()
+
+    def __enter__(self) -> None:
+        with self._changed:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._changed.wait_for(lambda: self._serving == ticket)
+        self._held.turn = True
+
+    def __exit__(self, *exc: object) -> None:
+        self._held.turn = False
+        with self._changed:
+            self._serving += 1
+            self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Let other requests run while this one waits (a long poll): it leaves its turn and queues up again after.
+
+        Outside a turn (moto called in this process but not through this server) there is nothing to leave.
+        """
+        if not getattr(self._held, "turn", False):
+            yield
+            return
+        self.__exit__()
+        try:
+            yield
+        finally:
+            self.__enter__()
+
+
+TURNS = Turns()
 
 
 class KeepAliveHandler(MotoRequestHandler):
@@ -48,13 +96,14 @@ class KeepAliveHandler(MotoRequestHandler):
             return chunks.append
 
         try:
-            result: Iterable[bytes] = self.server.app(environ, start_response)
-            try:
-                chunks.extend(result)
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
+            with TURNS:
+                result: Iterable[bytes] = self.server.app(environ, start_response)
+                try:
+                    chunks.extend(result)
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
         except Exception:
             traceback.print_exc(file=sys.stderr)
             answer = {"status": "500 Internal Server Error", "headers": [("Content-Type", "text/plain")]}

@@ -30,6 +30,8 @@ from moto.sqs import models
 from moto.sqs.exceptions import InvalidAttributeName
 from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
 
+from nxbridge_dev.local import moto_server
+
 _install_lock = threading.Lock()
 _installed = False
 # One lock for every queue: a receive may redrive a message from its queue into the DLQ.
@@ -105,7 +107,8 @@ def _receive_message(receive: Callable[..., list[Message]]) -> Callable[..., lis
             if received or remaining <= 0:
                 return received
             # Woken by the next SendMessage to this queue (moto notifies on every add), or after the remaining wait.
-            self.get_queue(queue_name).wait_for_messages(min(1, remaining))  # type: ignore[arg-type]
+            with moto_server.TURNS.waiting():
+                self.get_queue(queue_name).wait_for_messages(min(1, remaining))  # type: ignore[arg-type]
 
     return receive_message
 
