@@ -182,6 +182,11 @@ def _figure(one: Posting, many: Posting, final: dict[str, Any], drained_in: floa
         f"After the posting the drain needed {drained_in:.1f} s more; {customers:,} customers accepted, "
         f"{stored:,} stored by the simulator in {simulator.get('calls', 0):,} calls, DLQ depth "
         f"{final['dlq']['depth']}, {final.get('ingest_invocations', 0):,} ingest invocations.",
+        "",
+        "The embedded AWS (moto) does every AWS call of the stack on one core: four per webhook for the ingest "
+        "(idempotency record, progress read, SendMessageBatch, idempotency update) and two DynamoDB writes per "
+        "customer for the drain's watermarks, which cost moto more than the ingest's four (docs/local.md, Local "
+        "scale). What the ingest can take is what moto has left while the drain keeps the queue short.",
     ]
     return Figure(
         number=8,
