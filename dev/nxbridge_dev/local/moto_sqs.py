@@ -1,19 +1,19 @@
-"""What the local stack changes in moto's SQS so that concurrent clients see what SQS guarantees, at SQS's cost.
+"""What the local stack changes in moto's SQS: what SQS guarantees concurrent clients, at SQS's cost.
 
 moto's SQS model is not safe under concurrent requests, and its server handles each request in a thread of its
-own: two ReceiveMessage calls at once can both take the same visible message (SQS hands an in-flight message to
-no second receiver before its visibility timeout), a DeleteMessage that rebuilds the message list can drop a
-message sent meanwhile, and two receives that both redrive one message to the DLQ crash. :func:`install` makes
-every call that changes a queue's messages atomic (one lock; a long poll waits outside it, between passes). It
-also takes out the repeated work that makes moto's SQS slow down as a queue deepens: the retention check of each
-received message reads the one attribute it needs (moto computes every attribute of the queue for it, counting all
-the queue's messages three times per message received), SendMessage does not count the queue's messages (it reads
-one setting off every attribute of the queue, counts included), GetQueueAttributes computes the attributes once
-rather than three times per name asked for, DeleteMessageBatch looks the receipt handles up in one pass over the queue
-(moto makes two passes per entry), and the clock behind every message's visibility is read with time.time()
-(moto builds two datetimes per reading, per message, per scan). And it keeps
-moto from playing SQS event source mappings itself (it would receive each message the moment it is sent and
-invoke the function in Docker): the local stack's poller plays them; the mappings stay as deployed.
+own: two ReceiveMessage calls at once could both take one visible message (SQS hands an in-flight message to no
+second receiver before its visibility timeout), a DeleteMessage that rebuilds the message list could drop a
+message sent meanwhile, and two receives that redrove one message to the DLQ crashed. :func:`install`
+
+- makes every call that changes a queue's messages atomic (one lock; a long poll waits outside it, between passes);
+- takes out the repeated work that made every call slower as a queue deepens, answering the same: the retention
+  check of a received message reads the one attribute it needs (moto computed all of them, counting the queue
+  three times, per message received); SendMessage does not count the queue to read one setting;
+  GetQueueAttributes computes the attributes once, not three times per name; DeleteMessageBatch finds the
+  receipt handles in one pass, not two per entry; the clock of every visibility check is time.time() (moto built
+  two datetimes per reading);
+- keeps moto from playing SQS event source mappings itself (it would receive each message the moment it is sent
+  and invoke the function in Docker): the local stack's poller plays them; the mappings stay as deployed.
 """
 
 from __future__ import annotations
