@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 
 from bench.common import DOCS, ROOT, Figure, machine, now_utc
 
-NAMES = ("api", "drain", "ingest", "coldstart", "memory", "cost", "import", "sequential", "chaos")
-# Cheap and local first; the burst after them; the cost model after it, as it uses the others' measurements; the
-# chaos run, the longest, last.
-ORDER = ("drain", "ingest", "coldstart", "memory", "import", "api", "sequential", "cost", "chaos")
+NAMES = ("api", "drain", "ingest", "coldstart", "memory", "cost", "import", "sequential", "chaos", "local")
+# Cheap and local first; the bursts after them; the cost model after them, as it uses the others' measurements;
+# the chaos run, the longest, last.
+ORDER = ("drain", "ingest", "coldstart", "memory", "import", "api", "sequential", "local", "cost", "chaos")
 TITLES = {
     "api": (1, "API efficiency"),
     "drain": (2, "Drain CPU per batch"),
@@ -24,6 +24,7 @@ TITLES = {
     "import": (7, "Import of a Shopify export"),
     "sequential": (8, "Full batches at ordinary rates"),
     "chaos": (9, "Conservation under chaos"),
+    "local": (10, "Local stack ingest rate"),
 }
 
 
@@ -91,6 +92,11 @@ def _runners(args: argparse.Namespace, results: dict[str, dict[str, object]]) ->
 
         return chaos_bench.run(webhooks=args.chaos_webhooks or chaos_bench.WEBHOOKS, seed=args.chaos_seed)
 
+    def local() -> Figure:
+        from bench import local_rate  # noqa: PLC0415
+
+        return local_rate.run()
+
     return {
         "sequential": sequential,
         "api": api,
@@ -101,6 +107,7 @@ def _runners(args: argparse.Namespace, results: dict[str, dict[str, object]]) ->
         "cost": cost,
         "import": import_rows,
         "chaos": chaos,
+        "local": local,
     }
 
 

@@ -110,7 +110,7 @@ def test_sample_webhooks_end_in_nxcloud_or_in_the_dlq_and_nowhere_else(start_loc
     assert dead[0].error.errorCode == "12148"
     # Ten customers were accepted (the duplicate delivery queued nothing): nine synced, one dead-lettered.
     assert status["poller"]["received"] == 10
-    assert status["customers"] == {"synced": 9, "failed": 1, "retried": 0}
+    assert status["customers"] == {"synced": 9, "failed": 1, "superseded": 0, "retried": 0}
     assert status["queue"]["depth"] == 0
     assert status["dlq"]["depth"] == 1
     assert status["simulator"]["stored"] == 9
@@ -178,7 +178,7 @@ def test_transient_nxcloud_failures_come_back_after_the_visibility_timeout_and_a
 
     assert [identity(c) for c in _stored(stack)] == ["oliver.smith@example.co.uk"]
     assert status["poller"]["batches"] == 3
-    assert status["customers"] == {"synced": 1, "failed": 0, "retried": 2}
+    assert status["customers"] == {"synced": 1, "failed": 0, "superseded": 0, "retried": 2}
     assert status["dlq"]["depth"] == 0
 
 
@@ -203,7 +203,7 @@ def test_a_message_that_always_fails_is_moved_to_the_dlq_after_max_receive_count
     assert envelope.endpoint == "tally"
     assert envelope.customer.email == "sophie.dubois@example.fr"
     assert _stored(stack) == []
-    assert stack.status()["customers"] == {"synced": 0, "failed": 0, "retried": receives}
+    assert stack.status()["customers"] == {"synced": 0, "failed": 0, "superseded": 0, "retried": receives}
 
 
 def test_only_the_templates_routes_reach_the_ingest_function(start_local_stack: StartStack) -> None:
@@ -261,7 +261,12 @@ def test_nxbridge_run_explains_a_busy_port_and_exits_1(
 
         status = run(
             argparse.Namespace(
-                port=None, batch_window=None, visibility_timeout=None, endpoints_file=None, parameter_overrides=None
+                port=None,
+                batch_window=None,
+                visibility_timeout=None,
+                ingest_concurrency=None,
+                endpoints_file=None,
+                parameter_overrides=None,
             )
         )
 

@@ -63,3 +63,4 @@ def test_an_older_create_arriving_after_the_update_leaves_nxcloud_with_the_updat
     assert stored["whats_app_phone"] == "16135550123"
     # The older create was acknowledged as superseded: NXCloud was called for the update only.
     assert len(stack.simulator.calls) == 1
+    assert stack.status()["customers"] == {"synced": 1, "failed": 0, "superseded": 1, "retried": 0}

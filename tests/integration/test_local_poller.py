@@ -13,6 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
 from nxbridge.aws.sqs import queue_counts
+from nxbridge.observability import logger
 from nxbridge_dev.local.aws import LocalAws
 from nxbridge_dev.local.deploy import Deployment
 from nxbridge_dev.local.functions import ExecutionEnvironment, LocalFunction
@@ -219,6 +220,26 @@ def test_messages_the_function_sends_to_the_dlq_count_as_dead_lettered_and_redri
     stats = poller.stats()
     assert stats["dead_lettered"] == 3 * stats["batches"]
     assert stats["in_hand"] == 0
+
+
+def test_the_superseded_count_of_each_invocations_summary_line_is_counted_apart(
+    local_aws: LocalAws, local_deployment: Deployment, run_poller: Callable[..., SqsPoller]
+) -> None:
+    def supersede_two(event: dict[str, Any]) -> Any:
+        # The drain's own summary line; the per-record line carries a list under the same name and is not counted.
+        logger.info("customers superseded", extra={"superseded": [{"messageId": "a"}, {"messageId": "b"}]})
+        logger.info("batch drained", extra={"synced": len(event["Records"]) - 2, "superseded": 2})
+        return {"batchItemFailures": []}
+
+    poller = run_poller(Recorder(supersede_two), batching_window=0.5)
+    _send(local_aws, local_deployment.queue_url, ["a", "b", "c"])
+    _wait(lambda: poller.stats()["acknowledged"] == 3 and poller.stats()["in_hand"] == 0)
+    # Outside an invocation the line is not the poller's to count.
+    logger.info("batch drained", extra={"superseded": 5})
+    poller.stop()
+
+    stats = poller.stats()
+    assert (stats["acknowledged"], stats["superseded"], stats["batches"]) == (3, 2, 1)
 
 
 def test_up_to_max_concurrency_invocations_run_at_once(

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import logging
+import os
+import subprocess
+import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import boto3
 import boto3.session
 import requests
-from moto.server import ThreadedMotoServer
-from moto.sqs.models import sqs_backends
-
-from nxbridge_dev.local import moto_cloudformation
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+    from nxbridge_dev.local.moto_server import MotoServer
 
 # moto accepts any credentials; fixed fake ones guarantee that nothing the stack starts can reach real AWS.
 FAKE_CREDENTIALS: dict[str, str] = {
@@ -24,14 +24,27 @@ FAKE_CREDENTIALS: dict[str, str] = {
     "AWS_SESSION_TOKEN": "testing",
 }
 ACCOUNT_ID = "123456789012"  # moto's default account
+# How long moto's server process may take to import and listen, and to exit once told to.
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 10.0
 
 
 class LocalAws:
-    """moto's ThreadedMotoServer on 127.0.0.1 plus clients pointed at it."""
+    """moto's server on 127.0.0.1 (with the local stack's additions to moto) plus clients pointed at it.
 
-    def __init__(self, region: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    With ``own_process`` the server runs in a child process (``nxbridge_dev.local.moto_process``), apart from the
+    functions as AWS is apart from Lambda: its request threads then share no interpreter lock with them. In one
+    process, every AWS call of a function waits behind all the other threads (with two drains at work, past the
+    0.75 s read timeout of the drain's DynamoDB calls). Without it, moto's backends can be read in this process.
+    """
+
+    def __init__(self, region: str, host: str = "127.0.0.1", port: int = 0, *, own_process: bool = False) -> None:
         self.region = region
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self.host = host
+        self.port = port
+        self.own_process = own_process
+        self._server: MotoServer | None = None
+        self._process: subprocess.Popen[str] | None = None
         self._endpoint_url: str | None = None
         # A session of its own: boto3's default session, which the functions use from other threads, is not
         # safe for creating clients concurrently. Clients themselves are thread-safe and are reused.
@@ -47,22 +60,29 @@ class LocalAws:
         return self._endpoint_url
 
     def start(self) -> str:
-        """Start the server on a free port and wipe any moto state this process still holds."""
-        # moto's server logs every request through werkzeug; the stack reports what matters itself.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        moto_cloudformation.install()
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self._endpoint_url = f"http://{host}:{port}"
-        self.reset()
+        """Start the server on a free port (wiping any moto state this process still holds)."""
+        if self.own_process:
+            host, port = self._start_process()
+            self._endpoint_url = f"http://{host}:{port}"
+        else:
+            from nxbridge_dev.local.moto_process import start_server  # noqa: PLC0415 - moto's server, only here
+
+            self._server = start_server(self.host, self.port)
+            host, port = self._server.get_host_and_port()
+            self._endpoint_url = f"http://{host}:{port}"
+            self.reset()
         return self._endpoint_url
 
     def stop(self) -> None:
         """Drop every resource (state is in memory only) and stop the server."""
         if self._endpoint_url is None:
             return
-        self.reset()
-        self._server.stop()
+        if self._server is not None:
+            self.reset()
+            self._server.stop()
+            self._server = None
+        # A child's state goes with it.
+        self._stop_process()
         self._endpoint_url = None
         with self._clients_lock:
             self._clients.clear()
@@ -86,16 +106,50 @@ class LocalAws:
                 )
             return self._clients[service]
 
-    def detach_moto_event_sources(self) -> None:
-        """Keep moto from playing the SQS event source mappings itself; the local stack's poller plays them.
-
-        moto receives a message the moment it is sent to a mapped queue and invokes the function in Docker (and,
-        with no Docker, puts it back having counted a receive). The mappings stay as deployed.
-        """
-        for queue in sqs_backends[ACCOUNT_ID][self.region].queues.values():
-            queue.lambda_event_source_mappings.clear()
-
     def sqs(self) -> SQSClient:
         """An SQS client on this server."""
         client: SQSClient = self.client("sqs")
         return client
+
+    def _start_process(self) -> tuple[str, int]:
+        # The child imports this checkout's packages from where this process found them.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        self._process = process = subprocess.Popen(  # noqa: S603 - this interpreter, this package's module
+            [sys.executable, "-m", "nxbridge_dev.local.moto_process", self.host, str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        line = _first_line(process.stdout, START_TIMEOUT_SECONDS)
+        if not line:
+            self._stop_process()
+            raise RuntimeError(f"moto's server process did not start (exit status {process.returncode})")
+        host, port = line.split()
+        return host, int(port)
+
+    def _stop_process(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            # The child serves until its standard input ends.
+            process.stdin.close()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _first_line(stream: IO[str] | None, timeout: float) -> str:
+    """The first line of ``stream``, or "" when none comes within ``timeout`` seconds (or it ends first)."""
+    if stream is None:
+        return ""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return lines[0].strip() if lines else ""

@@ -155,7 +155,6 @@ def deploy(
     status = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
     if status != "CREATE_COMPLETE":
         raise DeployError(f"stack {stack_name} is {status}")
-    aws.detach_moto_event_sources()
     try:
         return read_deployment(aws, stack_name)
     except (BotoCoreError, ClientError, ValueError, KeyError) as exc:

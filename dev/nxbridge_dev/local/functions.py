@@ -50,8 +50,9 @@ class LocalFunction:
 
     ``handler`` and ``dependency`` are the first environment's. An environment runs one event at a time, so
     module-level caches see the concurrency they see in Lambda. With ``new_environment``, an invocation that
-    finds every environment busy gets a new one (a cold start), as Lambda scales; without it, invocations wait
-    for the one environment.
+    finds every environment busy gets a new one (a cold start), as Lambda scales out, up to ``max_environments``
+    (None: no limit); beyond that, or without it, invocations wait for an environment to be free, as a
+    function at its concurrency limit holds its callers (the local front does not answer 429 for Lambda).
     """
 
     name: str
@@ -62,6 +63,7 @@ class LocalFunction:
     dependency: Lazy[Any] | None = None
     arn: str | None = None
     new_environment: Callable[[], ExecutionEnvironment] | None = None
+    max_environments: int | None = None
     invocations: int = 0
     _environments: list[ExecutionEnvironment] = field(default_factory=list, repr=False)
     _idle: threading.Condition = field(default_factory=threading.Condition, repr=False)
@@ -80,9 +82,10 @@ class LocalFunction:
         timeout_seconds: float,
         memory_mb: int = 512,
         arn: str | None = None,
-        scales: bool = False,
+        concurrency: int = 1,
     ) -> LocalFunction:
-        """The function whose handler is ``module``'s, each environment built from ``env`` on its first event."""
+        """The function whose handler is ``module``'s, with up to ``concurrency`` execution environments, each built
+        from ``env`` on its first event."""
         handlers = importlib.import_module(module)
         environment = dict(env)
 
@@ -99,7 +102,8 @@ class LocalFunction:
             memory_mb,
             first.dependency,
             arn=arn,
-            new_environment=fresh if scales else None,
+            new_environment=fresh if concurrency > 1 else None,
+            max_environments=concurrency,
         )
 
     @property
@@ -137,11 +141,17 @@ class LocalFunction:
             while True:
                 # The first free one: like Lambda, warm environments are reused before new ones start.
                 environment = next((e for e in self._environments if not e.busy), None)
-                if environment is None and self.new_environment is not None:
-                    environment = self.new_environment()
+                new = self._new_environment_allowed()
+                if environment is None and new is not None:
+                    environment = new()
                     self._environments.append(environment)
                 if environment is not None:
                     environment.busy = True
                     self.invocations += 1
                     return environment
                 self._idle.wait()
+
+    def _new_environment_allowed(self) -> Callable[[], ExecutionEnvironment] | None:
+        """What starts another environment, while the function may have one more."""
+        limit = self.max_environments
+        return self.new_environment if limit is None or len(self._environments) < limit else None

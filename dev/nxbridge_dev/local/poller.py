@@ -1,22 +1,26 @@
 """The local SQS event source mapping: poll CustomersQueue and invoke the drain function as Lambda would.
 
 Semantics kept from the real mapping (BatchSize, MaximumBatchingWindowInSeconds, ScalingConfig's
-MaximumConcurrency, ReportBatchItemFailures): gather up to ``batch_size`` messages, 10 per ReceiveMessage, until
-the batch is full or the batching window that opened with the first message closes; invoke once with the SQS
-event; delete exactly the messages the response does not list in ``batchItemFailures`` (without
-ReportBatchItemFailures the response is not read and a return deletes the whole batch). An exception or a
-malformed response fails the whole batch. Failed messages are left alone: they come back when their visibility
-timeout ends, and after the queue's maxReceiveCount SQS itself (moto) moves them to the DLQ.
-``max_concurrency`` pollers gather and invoke side by side, so at most that many invocations run at once.
+MaximumConcurrency, ReportBatchItemFailures): long-poll until a message comes, then gather up to ``batch_size``
+messages, 10 per ReceiveMessage, until the batch is full or the batching window that opened with the first
+message closes; invoke once with the SQS event; delete exactly the messages the response does not list in
+``batchItemFailures`` (without ReportBatchItemFailures the response is not read and a return deletes the whole
+batch). An exception or a malformed response fails the whole batch. Failed messages are left alone: they come
+back when their visibility timeout ends, and after the queue's maxReceiveCount SQS itself (moto) moves them to
+the DLQ. ``max_concurrency`` pollers gather and invoke side by side, each its own batch in its own window, so at
+most that many invocations run at once and a trickle of messages is shared among the pollers that are gathering.
 
-The drain answers only with the messages to retry; to tell synced from dead-lettered among the acknowledged
-ones, the poller counts the messages each invocation sends to the DLQ itself (SendMessage and SendMessageBatch
-through boto3's default session, which the functions' clients come from), apart from what SQS redrives.
+The drain answers only with the messages to retry; to tell synced, dead-lettered and superseded apart among the
+acknowledged ones, the poller counts the messages each invocation sends to the DLQ itself (SendMessage and
+SendMessageBatch through boto3's default session, which the functions' clients come from), apart from what SQS
+redrives, and reads the superseded count off the invocation's ``batch drained`` log line.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -34,6 +38,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef, MessageTypeDef
 
+# The longest ReceiveMessage wait of a poller: Lambda long-polls; one second keeps stop() prompt.
+LONG_POLL_SECONDS = 1
+
 
 @dataclass
 class PollerStats:
@@ -45,6 +52,7 @@ class PollerStats:
     acknowledged: int = 0
     failed: int = 0
     dead_lettered: int = 0
+    superseded: int = 0
     in_hand: int = 0
     last_batch_size: int = 0
 
@@ -156,6 +164,44 @@ class QueueSends:
         self._local.count += len(parsed.get("Successful", [])) if batch else int("MessageId" in parsed)
 
 
+class DrainSummaries(logging.Filter):
+    """Reads, per thread, the superseded count of the drain's ``batch drained`` log line between start and stop.
+
+    The line is what CloudWatch Logs shows of each invocation; at a log level above INFO it is not written, and
+    superseded messages count as synced.
+    """
+
+    MESSAGE = "batch drained"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = threading.local()
+
+    def install(self) -> None:
+        """Read the package logger's records from now on."""
+        logger.addFilter(self)
+
+    def uninstall(self) -> None:
+        """Stop reading them."""
+        logger.removeFilter(self)
+
+    def start(self) -> None:
+        """Count the calling thread's superseded messages from now on, from zero."""
+        self._local.superseded = 0
+
+    def stop(self) -> int:
+        """Stop counting for the calling thread; the superseded messages its invocation logged since :meth:`start`."""
+        count: int = getattr(self._local, "superseded", None) or 0
+        self._local.superseded = None
+        return count
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Note the count of a ``batch drained`` line on a counting thread; never drops a record."""
+        if getattr(self._local, "superseded", None) is not None and record.getMessage() == self.MESSAGE:
+            self._local.superseded += int(getattr(record, "superseded", 0) or 0)
+        return True
+
+
 class SqsPoller:
     """Polls one queue from ``max_concurrency`` background threads and invokes one function with SQS events."""
 
@@ -191,6 +237,7 @@ class SqsPoller:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._dlq_sends = QueueSends(dlq_url) if dlq_url is not None else None
+        self._summaries = DrainSummaries()
 
     def stats(self) -> dict[str, int]:
         """A consistent snapshot of the counters."""
@@ -202,6 +249,7 @@ class SqsPoller:
         self._stopping.clear()
         if self._dlq_sends is not None:
             self._dlq_sends.install()
+        self._summaries.install()
         self._threads = [
             threading.Thread(target=self._run, name=f"nxbridge-poller-{n}", daemon=True)
             for n in range(self.max_concurrency)
@@ -217,16 +265,15 @@ class SqsPoller:
         self._threads = []
         if self._dlq_sends is not None:
             self._dlq_sends.uninstall()
+        self._summaries.uninstall()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                invoked = self.poll_once()
+                self.poll_once()
             except Exception:
                 # The real mapping keeps polling through SQS errors; so does this one.
                 logger.exception("poller iteration failed")
-                invoked = 0
-            if not invoked:
                 self._stopping.wait(self.idle_interval)
 
     def poll_once(self) -> int:
@@ -237,13 +284,19 @@ class SqsPoller:
         return len(messages)
 
     def _gather(self) -> list[MessageTypeDef]:
+        """A long poll until the first message, then what comes until the batch is full or its window closes."""
         messages: list[MessageTypeDef] = []
         window_ends: float | None = None
         while len(messages) < self.batch_size and not self._stopping.is_set():
+            remaining = math.inf if window_ends is None else window_ends - time.monotonic()
+            if remaining <= 0:
+                break
+            # Whole seconds (SQS's unit) of long poll that fit in the window; at most one, so that stop() is prompt.
+            wait = LONG_POLL_SECONDS if window_ends is None else min(LONG_POLL_SECONDS, int(remaining))
             received = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(MAX_BATCH_ENTRIES, self.batch_size - len(messages)),
-                WaitTimeSeconds=0,
+                WaitTimeSeconds=wait,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
@@ -253,10 +306,7 @@ class SqsPoller:
             self._hold(len(messages))
             if window_ends is None:
                 return messages
-            remaining = window_ends - time.monotonic()
-            if remaining <= 0:
-                break
-            if not received:
+            if not received and wait == 0:
                 self._stopping.wait(min(self.idle_interval, remaining))
         return messages
 
@@ -265,6 +315,7 @@ class SqsPoller:
         ids = [m["MessageId"] for m in messages]
         if self._dlq_sends is not None:
             self._dlq_sends.start()
+        self._summaries.start()
         try:
             response = self.function.invoke(event)
         except Exception:
@@ -277,6 +328,7 @@ class SqsPoller:
             errored = False
         finally:
             dead_lettered = self._dlq_sends.stop() if self._dlq_sends is not None else 0
+            superseded = self._summaries.stop()
         done = [m for m in messages if m["MessageId"] not in failed]
         deleted = self._delete(done)
         with self._stats_lock:
@@ -286,6 +338,7 @@ class SqsPoller:
             self._stats.acknowledged += deleted
             self._stats.failed += len(messages) - len(done)
             self._stats.dead_lettered += dead_lettered
+            self._stats.superseded += superseded
             self._stats.last_batch_size = len(messages)
         self._hold(0)
 

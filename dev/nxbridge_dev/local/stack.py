@@ -57,6 +57,9 @@ NXCLOUD_SECRET_OUTPUT = "NXCloudSecretArn"  # noqa: S105 - an output key
 ENDPOINTS_OUTPUT = "EndpointsParameterName"
 # Without ScalingConfig Lambda starts with five concurrent batches.
 DEFAULT_POLLERS = 5
+# Execution environments of the functions behind the HTTP API: Lambda scales them out with the requests; a few are
+# what two cores can keep busy (docs/local.md).
+DEFAULT_INGEST_CONCURRENCY = 4
 # Process-wide: the boto3 clients the handlers create read them (their settings come from each function's own
 # environment). Set on start, put back on stop; a service-specific AWS_ENDPOINT_URL_* would win, so it is set aside.
 _PROCESS_ENV = (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
@@ -79,6 +82,7 @@ class LocalSettings(BaseModel):
     parameter_overrides: dict[str, str] = Field(default_factory=dict, alias="PARAMETER_OVERRIDES")
     batch_window: float | None = Field(default=None, alias="BATCH_WINDOW_SECONDS")
     max_concurrency: int | None = Field(default=None, alias="MAX_CONCURRENCY")
+    ingest_concurrency: int = Field(default=DEFAULT_INGEST_CONCURRENCY, ge=1, alias="INGEST_CONCURRENCY")
     # None: twice the batching window, at least 10 s (local_visibility_timeout).
     visibility_timeout: int | None = Field(default=None, alias="VISIBILITY_TIMEOUT_SECONDS")
     max_receive_count: int = Field(default=5, alias="MAX_RECEIVE_COUNT")
@@ -191,7 +195,7 @@ class LocalStack:
         self.settings = settings
         self.access_log = access_log
         self.simulator: Simulator | None = None
-        self.aws = LocalAws(settings.region)
+        self.aws = LocalAws(settings.region, own_process=True)
         self.deployment: Deployment | None = None
         self.endpoints: list[str] = []
         self.functions: dict[str, LocalFunction] = {}
@@ -243,9 +247,14 @@ class LocalStack:
         self._configure(deployment, endpoints_document, webhook_secrets)
         self._set_env(self._process_env())
         source = deployment.event_source
-        self.drain = self._function(template, deployment.function(source.function_arn), scales=True)
+        pollers = source.maximum_concurrency or DEFAULT_POLLERS
+        self.drain = self._function(template, deployment.function(source.function_arn), concurrency=pollers)
         routes = [
-            Route(r.method, r.path, self._function(template, deployment.function(r.function_arn)))
+            Route(
+                r.method,
+                r.path,
+                self._function(template, deployment.function(r.function_arn), concurrency=settings.ingest_concurrency),
+            )
             for r in deployment.routes
         ]
         if not routes:
@@ -260,7 +269,7 @@ class LocalStack:
             region=deployment.region,
             batch_size=source.batch_size,
             batching_window=source.batching_window_seconds,
-            max_concurrency=source.maximum_concurrency or DEFAULT_POLLERS,
+            max_concurrency=pollers,
             report_batch_item_failures=source.report_batch_item_failures,
         )
         self.poller.start()
@@ -328,7 +337,7 @@ class LocalStack:
         )
 
     def _function(
-        self, template: PackagedTemplate, deployed: DeployedFunction, *, scales: bool = False
+        self, template: PackagedTemplate, deployed: DeployedFunction, *, concurrency: int = 1
     ) -> LocalFunction:
         """The local function for a deployed one (one per function, whichever event source asks first)."""
         if deployed.logical_id in self.functions:
@@ -345,7 +354,7 @@ class LocalStack:
             timeout_seconds=deployed.timeout_seconds,
             memory_mb=deployed.memory_mb,
             arn=deployed.arn,
-            scales=scales,
+            concurrency=concurrency,
         )
         self.functions[deployed.logical_id] = function
         return function
@@ -426,8 +435,9 @@ class LocalStack:
             "dlq": {"url": deployment.dlq_url, "depth": dlq.visible + dlq.delayed, "in_flight": dlq.in_flight},
             "batches_sent": poller["batches"],
             "customers": {
-                "synced": poller["acknowledged"] - poller["dead_lettered"],
+                "synced": poller["acknowledged"] - poller["dead_lettered"] - poller["superseded"],
                 "failed": poller["dead_lettered"],
+                "superseded": poller["superseded"],
                 "retried": poller["failed"],
             },
             "poller": poller,
@@ -435,7 +445,7 @@ class LocalStack:
             "simulator": self.simulator.stats() if self.simulator else None,
         }
 
-    def wait_settled(self, timeout: float = 30.0, interval: float = 0.1) -> dict[str, Any]:
+    def wait_settled(self, timeout: float = 30.0, interval: float = 0.25) -> dict[str, Any]:
         """Poll :meth:`status` until it says settled; raise TimeoutError with the last status at the deadline."""
         deadline = time.monotonic() + timeout
         while True:
@@ -485,6 +495,7 @@ class LocalStack:
             f"up to {self.poller.max_concurrency} at once; a failed message is retried after the "
             f"{deployment.visibility_timeout} s visibility timeout and moved to the DLQ after "
             f"{deployment.max_receive_count} receives.",
+            f"Ingest: up to {settings.ingest_concurrency} execution environments at once.",
             "Ctrl-C stops.",
         ]
         return "\n".join(lines)
@@ -528,6 +539,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="VisibilityTimeoutSeconds of CustomersQueue (env VISIBILITY_TIMEOUT_SECONDS; twice the window, >= 10)",
     )
+    parser.add_argument(
+        "--ingest-concurrency",
+        type=int,
+        default=None,
+        help="execution environments of the ingest, as Lambda scales out (env INGEST_CONCURRENCY, "
+        f"{DEFAULT_INGEST_CONCURRENCY})",
+    )
     parser.add_argument("--endpoints-file", type=Path, default=None, help="endpoint configuration (env ENDPOINTS_FILE)")
     parser.add_argument(
         "--parameter-overrides",
@@ -545,6 +563,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             batch_window=args.batch_window,
             visibility_timeout=args.visibility_timeout,
+            ingest_concurrency=args.ingest_concurrency,
             endpoints_file=args.endpoints_file,
             parameter_overrides=args.parameter_overrides,
         )
