@@ -37,7 +37,8 @@ def run(*, webhooks: int = WEBHOOKS, seed: int | None = None) -> Figure:
     command = [sys.executable, "-m", "tests.chaos", "--webhooks", str(webhooks), "--json"]
     if seed is not None:
         command += ["--seed", str(seed)]
-    with tempfile.TemporaryDirectory(prefix="nxbridge-bench-chaos-") as scratch:
+    # (No "nxbridge" in the child's command line: on a shared machine, cleanups by name stop `nxbridge run`s.)
+    with tempfile.TemporaryDirectory(prefix="bench-chaos-") as scratch:
         out = Path(scratch) / "chaos.json"
         started = time.monotonic()
         code, tail = _child([*command, "--out", str(out)])
