@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 name=name,
                 title=title,
                 value=f"could not run: {type(exc).__name__}: {exc}"[:300],
-                target="(see the issue)",
+                target="(the figure did not run: see the issue)",
                 passed=False,
                 command=f"python -m bench --only {name}",
             )

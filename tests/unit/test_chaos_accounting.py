@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench.chaos import checks, faults_missing, figure
+from bench.chaos import TARGET, checks, faults_missing, figure, unfinished
 from nxbridge_dev.simulator.faults import FAULTS
 from tests.fixtures.chaos import (
     STALE_FIRST_NAME,
@@ -158,3 +158,10 @@ def test_figure_fails_without_a_fault_kind_or_a_drain_kill() -> None:
     document = _document()
     document["report"]["crashes_before_ack"] = 0
     assert not figure(document, webhooks=9, wall=3.0).passed
+
+
+def test_a_run_that_never_finished_fails_with_its_target() -> None:
+    result = unfinished(-15, ["[  12.0 s] posted 100/300 webhooks", "Terminated"], webhooks=300, wall=12.5)
+    assert not result.passed
+    assert result.target == TARGET
+    assert "killed by signal 15" in result.value and "posted 100/300" in result.value
