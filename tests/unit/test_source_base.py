@@ -54,6 +54,18 @@ def test_defaults_fill_gaps_and_add_their_tags_to_the_sources_tags() -> None:
     assert final({"email": "a@example.com"}, defaults=defaults)["country"] == "Portugal"
 
 
+def test_the_defaults_read_once_for_every_customer_are_never_changed_by_one() -> None:
+    config = endpoint_config("form", defaults={"tagStr": ["web", "shop"], "country": "PT", "weight": 2})
+    given = config.defaults.model_dump(exclude_none=True)
+
+    first = finalize({"email": "a@example.com", "tagStr": "x"}, config)
+    second = finalize({"email": "b@example.com"}, config)
+
+    assert first["tagStr"] == ["x", "web", "shop"]
+    assert (second["tagStr"], second["country"], second["weight"]) == (["web", "shop"], "Portugal", 2)
+    assert config.defaults.given == given
+
+
 def test_free_text_is_cut_to_nxclouds_limits_but_identity_fields_never_are() -> None:
     long_email = "a" * 60 + "@example.com"
 

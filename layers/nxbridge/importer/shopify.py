@@ -90,18 +90,27 @@ CUSTOMER_GID = "gid://shopify/Customer/"
 
 
 def _cell(row: Mapping[str, str], column: str) -> str | None:
-    value = row.get(column)
-    if not isinstance(value, str):
-        return clean(value)
-    # clean() inlined for text, every cell of the export (twenty a row).
-    value = value.strip()
-    if column in _TEXT_QUOTED:
-        value = value.removeprefix("'").strip()
-    return value or None
+    """One cell as ``_cells`` reads it."""
+    return _cells({column: row[column]}).get(column) if column in row else None
 
 
-def _yes(row: Mapping[str, str], column: str) -> bool | None:
-    value = (_cell(row, column) or "").lower()
+def _cells(row: Mapping[str, str]) -> dict[str, str | None]:
+    """Every cell of a row as trimmed text or None (the spreadsheet's ' taken off ids, phones and zips), in one
+    pass: the export's twenty cells a row, without twenty calls."""
+    cells: dict[str, str | None] = {}
+    for column, raw in row.items():
+        if isinstance(raw, str):
+            value = raw.strip()
+            if column in _TEXT_QUOTED:
+                value = value.removeprefix("'").strip()
+            cells[column] = value or None
+        else:
+            cells[column] = clean(raw)
+    return cells
+
+
+def _yes(cells: Mapping[str, str | None], column: str) -> bool | None:
+    value = (cells.get(column) or "").lower()
     return True if value == "yes" else False if value == "no" else None
 
 
@@ -136,31 +145,32 @@ class ShopifyCsv(Reader):
 
     def payload(self, record: Record) -> Payload:
         """The REST customer resource; the export has no update time, so the event time is the epoch."""
-        row: Mapping[str, str] = record.data
+        cells = _cells(record.data)
+        cell = cells.get
         customer_id: int | None = None
-        raw_id = _cell(row, "Customer ID")
+        raw_id = cell("Customer ID")
         if raw_id is not None:
             if not raw_id.isdigit():
                 raise RowError("Customer ID", "is not a Shopify customer id (digits)")
             customer_id = int(raw_id)
         columns = _LEGACY_ADDRESS if self._legacy else _ADDRESS
-        address = {key: _cell(row, column) for key, column in columns.items()}
-        email_consent = _yes(row, "Accepts Marketing" if self._legacy else "Accepts Email Marketing")
-        orders = _cell(row, "Total Orders")
+        address = {key: cell(column) for key, column in columns.items()}
+        email_consent = _yes(cells, "Accepts Marketing" if self._legacy else "Accepts Email Marketing")
+        orders = cell("Total Orders")
         has_address = any(value is not None for value in address.values())
         body: dict[str, Any] = {
             "id": customer_id,
-            "email": _cell(row, "Email"),
-            "first_name": _cell(row, "First Name"),
-            "last_name": _cell(row, "Last Name"),
-            "phone": _cell(row, "Phone"),
-            "tags": _cell(row, "Tags") or "",
-            "note": _cell(row, "Note"),
+            "email": cell("Email"),
+            "first_name": cell("First Name"),
+            "last_name": cell("Last Name"),
+            "phone": cell("Phone"),
+            "tags": cell("Tags") or "",
+            "note": cell("Note"),
             "accepts_marketing": email_consent,
             "email_marketing_consent": _consent(email_consent),
-            "sms_marketing_consent": _consent(_yes(row, "Accepts SMS Marketing")),
-            "tax_exempt": _yes(row, "Tax Exempt"),
-            "total_spent": _cell(row, "Total Spent"),
+            "sms_marketing_consent": _consent(_yes(cells, "Accepts SMS Marketing")),
+            "tax_exempt": _yes(cells, "Tax Exempt"),
+            "total_spent": cell("Total Spent"),
             "orders_count": int(orders) if orders is not None and orders.isdigit() else None,
             "updated_at": EPOCH,
             "default_address": {**address, "default": True} if has_address else None,

@@ -8,7 +8,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
 from jmespath.exceptions import JMESPathError
@@ -211,7 +211,12 @@ def event_time(value: Any) -> dt.datetime | None:
             return None
     if not isinstance(value, str) or not value.strip():
         return None
-    raw = value.strip()
+    return _text_time(value.strip())
+
+
+# Cached: a file's records (or a shop's retries) carry the same time again and again; datetimes are immutable.
+@lru_cache(maxsize=256)
+def _text_time(raw: str) -> dt.datetime | None:
     if raw.isdigit():
         return event_time(int(raw))
     try:
@@ -248,6 +253,9 @@ def as_list(value: Any) -> list[Any]:
 
 def text(value: Any) -> str | None:
     """A scalar as trimmed text (numbers included, booleans not); None for empty or non-scalar values."""
+    if type(value) is str:
+        # The common case first (every field of every mapped customer); str subclasses take the isinstance below.
+        return value.strip() or None
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -376,7 +384,8 @@ def prepare(
         data.pop(field, None)
     policy = config.normalize
     data, refused = normalize_customer(data, policy, phones=normalize_phones, region=region)
-    defaults = config.defaults.model_dump(exclude_none=True)
+    # A copy: the loop below takes values out of it.
+    defaults = dict(config.defaults.given)
     default_tags = defaults.pop("tagStr", None)
     if default_tags:
         data["tagStr"] = _merge_tags(data.get("tagStr"), default_tags)
