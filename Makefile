@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TOOLS  := .venv-tools
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run demo test lint typecheck unit browser template-check build deploy bench clean
+.PHONY: help venv tools run demo test lint typecheck unit browser template-check build deploy bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -33,16 +33,24 @@ typecheck: $(STAMP)  ## mypy (strict) on the runtime and development packages an
 	$(BIN)/mypy
 	for f in functions/*/app.py; do $(BIN)/mypy $$f || exit 1; done
 
+# pytest workers: one per core (pytest-xdist); work stealing, as the chaos and import e2e runs are far longer than the rest.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
+
 unit: $(STAMP) browser  ## pytest only
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 # The console's browser test drives Debian's Chromium through chromedriver (selenium comes with the dev extra).
 browser:  ## install Debian's chromium and chromium-driver when chromedriver is missing
 	command -v chromedriver >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
-test: lint typecheck template-check build browser  ## the whole suite: ruff, mypy, template checks, sam build, pytest
-	$(BIN)/pytest -q
+# The three virtual environments and Chromium are independent: installed side by side on a fresh machine.
+tools:  ## install .venv, the SAM and checkov environments and Chromium, in parallel
+	$(MAKE) -j4 $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) browser
+
+test: tools lint typecheck template-check build browser  ## the whole suite: ruff, mypy, template checks, sam build, pytest
+	$(PYTEST)
 
 bench: $(STAMP)  ## benchmarks; figures go to docs/benchmarks.md
 	$(BIN)/python -m bench
