@@ -156,6 +156,29 @@ def test_undecodable_messages_go_to_dlq_with_stage_decode_and_the_batch_goes_on(
     assert "not-a-phone" not in bodies["m-invalid"]["error"]["errorMessage"]
 
 
+def test_undecodable_and_rejected_records_share_one_line_written_before_the_dlq_write(
+    make_drain: MakeDrain, caplog: pytest.LogCaptureFixture
+) -> None:
+    failures = {phone_of(1): (12001, "bad")}
+    kit = make_drain(nxcloud=ScriptedNXCloud(lambda request, _c: stored(request, failures)))
+    records = [
+        sqs_record("this is not json {", "m-garbage"),
+        sqs_record(make_envelope(0).to_message(), "m-good"),
+        sqs_record(make_envelope(1).to_message(), "m-refused"),
+    ]
+
+    kit.drainer.drain(records, plenty)
+
+    lines = [r for r in caplog.records if r.getMessage() == "records rejected"]
+    assert len(lines) == 1
+    assert lines[0].levelname == "WARNING"
+    assert json.loads(logger.registered_formatter.format(lines[0]))["deadLetters"] == [
+        {"messageId": "m-garbage", "stage": "decode", "errorCode": "decode"},
+        {"messageId": "m-refused", "stage": "nxcloud", "errorCode": "12001", "traceId": "trace-ok"},
+    ]
+    assert {b["source_message_id"] for b in kit.sqs.bodies()} == {"m-garbage", "m-refused"}
+
+
 def test_a_current_envelope_out_of_shape_and_an_unknown_version_go_to_dlq_with_stage_decode(
     make_drain: MakeDrain,
 ) -> None:
@@ -268,10 +291,13 @@ def test_logs_carry_ids_and_counts_but_no_customer_pii(make_drain: MakeDrain, ca
     kit.drainer.drain(records, plenty)
 
     output = "\n".join(logger.registered_formatter.format(record) for record in caplog.records)
-    # One line per record not delivered, one summary of counts: a synced message is counted, not listed.
-    assert [r.getMessage() for r in caplog.records] == ["customer rejected", "customer rejected", "batch drained"]
-    for message_id in message_ids[:2]:
-        assert message_id in output
+    # One line listing the records not delivered, one summary of counts: a synced message is counted, not listed.
+    assert [r.getMessage() for r in caplog.records] == ["records rejected", "batch drained"]
+    rejected = json.loads(logger.registered_formatter.format(caplog.records[0]))["deadLetters"]
+    assert rejected == [
+        {"messageId": message_id, "stage": "nxcloud", "errorCode": "12001", "traceId": "trace-ok"}
+        for message_id in message_ids[:2]
+    ]
     assert message_ids[2] not in output
     assert '"synced":1,"deadLettered":2' in output
     assert '"traceId":"trace-ok"' in output
