@@ -156,7 +156,7 @@ def test_undecodable_messages_go_to_dlq_with_stage_decode_and_the_batch_goes_on(
     assert "not-a-phone" not in bodies["m-invalid"]["error"]["errorMessage"]
 
 
-def test_undecodable_and_rejected_records_share_one_line_written_before_the_dlq_write(
+def test_undecodable_and_rejected_records_are_listed_in_the_batch_line(
     make_drain: MakeDrain, caplog: pytest.LogCaptureFixture
 ) -> None:
     failures = {phone_of(1): (12001, "bad")}
@@ -169,8 +169,8 @@ def test_undecodable_and_rejected_records_share_one_line_written_before_the_dlq_
 
     kit.drainer.drain(records, plenty)
 
-    lines = [r for r in caplog.records if r.getMessage() == "records rejected"]
-    assert len(lines) == 1
+    lines = [r for r in caplog.records if r.getMessage() == "batch drained"]
+    assert [r.getMessage() for r in caplog.records] == ["batch drained"]
     assert lines[0].levelname == "WARNING"
     assert json.loads(logger.registered_formatter.format(lines[0]))["deadLetters"] == [
         {"messageId": "m-garbage", "stage": "decode", "errorCode": "decode"},
@@ -291,8 +291,9 @@ def test_logs_carry_ids_and_counts_but_no_customer_pii(make_drain: MakeDrain, ca
     kit.drainer.drain(records, plenty)
 
     output = "\n".join(logger.registered_formatter.format(record) for record in caplog.records)
-    # One line listing the records not delivered, one summary of counts: a synced message is counted, not listed.
-    assert [r.getMessage() for r in caplog.records] == ["records rejected", "batch drained"]
+    # One line of counts that lists the records not delivered: a synced message is counted, not listed.
+    assert [r.getMessage() for r in caplog.records] == ["batch drained"]
+    assert caplog.records[0].levelname == "WARNING"
     rejected = json.loads(logger.registered_formatter.format(caplog.records[0]))["deadLetters"]
     assert rejected == [
         {"messageId": message_id, "stage": "nxcloud", "errorCode": "12001", "traceId": "trace-ok"}
@@ -305,3 +306,15 @@ def test_logs_carry_ids_and_counts_but_no_customer_pii(make_drain: MakeDrain, ca
         assert phone_of(n) not in output
         assert f"person{n}@example.com" not in output
         assert f"Customer {n}" not in output
+
+
+def test_a_batch_wholly_stored_is_one_info_line_that_lists_no_record(
+    make_drain: MakeDrain, caplog: pytest.LogCaptureFixture
+) -> None:
+    kit = make_drain()
+
+    kit.drainer.drain(records_for([make_envelope(n) for n in range(3)]), plenty)
+
+    assert [(r.getMessage(), r.levelname) for r in caplog.records] == [("batch drained", "INFO")]
+    line = json.loads(logger.registered_formatter.format(caplog.records[0]))
+    assert (line["synced"], line["deadLettered"], line["deadLetters"]) == (3, 0, [])

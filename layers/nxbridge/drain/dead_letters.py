@@ -1,8 +1,8 @@
 """DLQ records of one invocation: built from the message as received (no model round trip), then written at once.
 
-Every record that is not delivered leaves one DLQ record with the reason and an entry (message id, stage, code,
-NXCloud's trace id: never the customer's data) in the invocation's one ``records rejected`` line, written before the
-DLQ write; a record whose write fails goes back to SQS, never lost.
+Every record that is not delivered leaves one DLQ record with the reason, and an entry (message id, stage, code,
+NXCloud's trace id: never the customer's data) in the invocation's ``batch drained`` line (``logged``); a record
+whose write fails goes back to SQS, never lost.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def rejected_letter(
     return DeadLetter(item.message_id, error, body, item.queued.endpoint)
 
 
-def _logged(letter: DeadLetter) -> dict[str, str]:
+def logged(letter: DeadLetter) -> dict[str, str]:
     """What the log says of one letter: ids and codes, never the customer's data."""
     error = letter.reason
     entry = {"messageId": letter.message_id, "stage": error.stage, "errorCode": error.errorCode}
@@ -82,8 +82,6 @@ def send_letters(
     pending = list(letters)
     if not pending:
         return
-    # One line for the invocation's letters, not one per letter: a line costs as much CPU as sending ten customers.
-    logger.warning("records rejected", extra={"deadLetters": [_logged(letter) for letter in pending]})
     entries: list[SendMessageBatchRequestEntryTypeDef] = [
         {"Id": str(n), "MessageBody": letter.body, "MessageAttributes": dlq_attributes(letter.reason, letter.endpoint)}
         for n, letter in enumerate(pending)
