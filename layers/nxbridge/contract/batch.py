@@ -7,7 +7,7 @@ these models on every cold start.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
     BaseModel,
@@ -20,8 +20,9 @@ from pydantic import (
     TypeAdapter,
 )
 from pydantic_core import CoreSchema, core_schema
+
 # pydantic reads typing.TypedDict only from Python 3.12 on.
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from nxbridge.contract.models import Customer
 
