@@ -19,18 +19,26 @@ def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tupl
     items: list[Item] = []
     letters: list[DeadLetter] = []
     in_full = 0
+    keep = items.append
     for record in records:
         # The raw dict, not the data class's properties: each of those wraps or looks up again for every record.
         data = record.raw_event
-        receive_count = int(data["attributes"].get("ApproximateReceiveCount") or 1)
         body: str = data["body"]
         read = read_message(body)
         if isinstance(read, Undecodable):
+            receive_count = int(data["attributes"].get("ApproximateReceiveCount") or 1)
             letters.append(undecodable_letter(record, receive_count, read, now()))
             continue
         if not read.trusted:
             in_full += 1
         identity, at = read.identity, read.event_at
-        version = (identity, at) if identity is not None and at is not None else None
-        items.append(Item(data["messageId"], receive_count, body, read, version))
+        keep(
+            Item(
+                data["messageId"],
+                int(data["attributes"].get("ApproximateReceiveCount") or 1),
+                body,
+                read,
+                (identity, at) if identity is not None and at is not None else None,
+            )
+        )
     return items, letters, in_full
