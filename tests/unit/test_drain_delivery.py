@@ -6,11 +6,13 @@ import json
 from collections.abc import Callable
 
 import pytest
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from nxbridge.contract import BatchCreateResult, FailItem, SuccessItem
+from nxbridge.drain.report import failed_by_code
 from nxbridge.envelope import DlqRecord, FailureReason
 from nxbridge.nxcloud.client import Delivered, NXCloudCredentials
-from nxbridge.observability import logger
+from nxbridge.observability import SERVICE, logger, metrics
 from tests.fixtures.drain import (
     FIXED_NOW,
     PLENTY_MS,
@@ -318,3 +320,23 @@ def test_a_batch_wholly_stored_is_one_info_line_that_lists_no_record(
     assert [(r.getMessage(), r.levelname) for r in caplog.records] == [("batch drained", "INFO")]
     line = json.loads(logger.registered_formatter.format(caplog.records[0]))
     assert (line["synced"], line["deadLettered"], line["deadLetters"]) == (3, 0, [])
+
+
+def test_the_per_code_blob_is_the_one_single_metric_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    with single_metric(
+        name="CustomersFailedByCode",
+        unit=MetricUnit.Count,
+        value=3,
+        namespace=metrics.namespace,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name="errorCode", value="12148")
+    failed_by_code("12148", 3)
+    failed_by_code("1002", 1)
+
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for blob in blobs:
+        blob["_aws"]["Timestamp"] = 0
+    assert blobs[0] == blobs[1]
+    assert json.dumps(blobs[0]) == json.dumps(blobs[1])
+    assert (blobs[2]["errorCode"], blobs[2]["CustomersFailedByCode"]) == ("1002", [1.0])
