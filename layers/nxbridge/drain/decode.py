@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from nxbridge.drain.dead_letters import undecodable_letter
 from nxbridge.drain.result import DeadLetter
-from nxbridge.drain.run import Item
+from nxbridge.drain.run import Item, receive_count
 from nxbridge.envelope import Undecodable, read_message
 
 
@@ -26,8 +26,7 @@ def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tupl
         body: str = data["body"]
         read = read_message(body)
         if isinstance(read, Undecodable):
-            receive_count = int(data["attributes"].get("ApproximateReceiveCount") or 1)
-            letters.append(undecodable_letter(record, receive_count, read, now()))
+            letters.append(undecodable_letter(record, receive_count(data["attributes"]), read, now()))
             continue
         if not read.trusted:
             in_full += 1
@@ -35,7 +34,7 @@ def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tupl
         keep(
             Item(
                 data["messageId"],
-                int(data["attributes"].get("ApproximateReceiveCount") or 1),
+                data["attributes"],
                 body,
                 read,
                 (identity, at) if identity is not None and at is not None else None,
