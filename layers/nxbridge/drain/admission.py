@@ -39,6 +39,9 @@ def admit(
     """The newest record per customer of the batch, and only if nothing newer may be stored; the others settled.
 
     ``pool`` runs the watermark calls; None only without ``watermarks``."""
+    if not any(item.version is not None for item in items):
+        # Nothing to coalesce or claim: no envelope of the batch says whose customer it is and when it changed.
+        return items
     kept, beaten = coalesce(items, _VERSION)
     for loser, _winner in beaten:
         supersede(run, loser, "batch")
