@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from nxbridge.drain.dead_letters import undecodable_letter
 from nxbridge.drain.result import DeadLetter
-from nxbridge.drain.run import Item
+from nxbridge.drain.run import Item, receive_count
 from nxbridge.envelope import Undecodable, read_message
 
 
@@ -19,18 +19,25 @@ def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tupl
     items: list[Item] = []
     letters: list[DeadLetter] = []
     in_full = 0
+    keep = items.append
     for record in records:
         # The raw dict, not the data class's properties: each of those wraps or looks up again for every record.
         data = record.raw_event
-        receive_count = int(data["attributes"].get("ApproximateReceiveCount") or 1)
         body: str = data["body"]
         read = read_message(body)
         if isinstance(read, Undecodable):
-            letters.append(undecodable_letter(record, receive_count, read, now()))
+            letters.append(undecodable_letter(record, receive_count(data["attributes"]), read, now()))
             continue
         if not read.trusted:
             in_full += 1
         identity, at = read.identity, read.event_at
-        version = (identity, at) if identity is not None and at is not None else None
-        items.append(Item(data["messageId"], receive_count, body, read, version))
+        keep(
+            Item(
+                data["messageId"],
+                data["attributes"],
+                body,
+                read,
+                (identity, at) if identity is not None and at is not None else None,
+            )
+        )
     return items, letters, in_full
