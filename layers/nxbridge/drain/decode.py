@@ -10,21 +10,21 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from nxbridge.drain.dead_letters import undecodable_letter
 from nxbridge.drain.result import DeadLetter
 from nxbridge.drain.run import Item, receive_count
-from nxbridge.envelope import Undecodable, read_message
+from nxbridge.envelope import Undecodable, read_messages
 
 
 def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tuple[list[Item], list[DeadLetter], int]:
     """Each record's envelope read (on trust when current, see ``nxbridge.envelope``) or its DLQ letter, and how
     many envelopes were validated in full."""
+    # The raw dicts, not the data class's properties: each of those wraps or looks up again for every record.
+    events = [record.raw_event for record in records]
+    bodies: list[str] = [data["body"] for data in events]
     items: list[Item] = []
     letters: list[DeadLetter] = []
     in_full = 0
     keep = items.append
-    for record in records:
-        # The raw dict, not the data class's properties: each of those wraps or looks up again for every record.
-        data = record.raw_event
-        body: str = data["body"]
-        read = read_message(body)
+    # The whole batch in one read: one pydantic-core call when every message is current and in shape.
+    for record, data, body, read in zip(records, events, bodies, read_messages(bodies), strict=True):
         if isinstance(read, Undecodable):
             letters.append(undecodable_letter(record, receive_count(data["attributes"]), read, now()))
             continue
