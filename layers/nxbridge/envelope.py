@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
@@ -193,15 +194,21 @@ def read_message(body: str) -> QueuedCustomer | Undecodable:
     return QueuedCustomer(fields["endpoint"], fields["customer"], fields.get("identity"), fields.get("event_at"), True)
 
 
-def read_messages(bodies: list[str]) -> list[QueuedCustomer | Undecodable]:
-    """Each of a batch's message bodies read as :func:`read_message` reads it, in one pydantic-core call when all are
-    of the current version and in shape (the common batch)."""
+def read_current(bodies: list[str]) -> list[QueuedCustomer] | None:
+    """A batch's message bodies, each read as :func:`read_message` reads it, in one pydantic-core call: the common
+    batch, where every one is of the current version and in shape; None when one at least is not."""
     try:
         read: list[dict[str, Any]] = _trusted_batch().validate_python(bodies)
     except ValidationError:
-        # One at least is not read on trust: each is read alone, so that each gets its own result and reason.
-        return [read_message(body) for body in bodies]
+        return None
     return [QueuedCustomer(f["endpoint"], f["customer"], f.get("identity"), f.get("event_at"), True) for f in read]
+
+
+def read_messages(bodies: list[str]) -> Sequence[QueuedCustomer | Undecodable]:
+    """Each of a batch's message bodies read as :func:`read_message` reads it (in one call when it can be)."""
+    current = read_current(bodies)
+    # One at least is not read on trust: each is read alone, so that each gets its own result and reason.
+    return [read_message(body) for body in bodies] if current is None else current
 
 
 def _validated(body: str) -> QueuedCustomer | Undecodable:

@@ -22,6 +22,7 @@ from nxbridge.envelope import (
     dlq_attributes,
     dlq_message,
     dlq_message_attributes,
+    read_current,
     read_message,
     read_messages,
 )
@@ -178,6 +179,7 @@ def test_a_batch_with_messages_not_read_on_trust_gives_each_what_it_gets_alone()
 
     read = read_messages(bodies)
 
+    assert read_current(bodies) is None
     assert read == [read_message(body) for body in bodies]
     assert [type(one).__name__ for one in read] == [
         "QueuedCustomer",

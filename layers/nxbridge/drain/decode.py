@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from nxbridge.drain.dead_letters import undecodable_letter
 from nxbridge.drain.result import DeadLetter
 from nxbridge.drain.run import Item, receive_count
-from nxbridge.envelope import Undecodable, read_messages
+from nxbridge.envelope import Undecodable, read_current, read_message
 
 
 def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tuple[list[Item], list[DeadLetter], int]:
@@ -18,13 +18,30 @@ def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tupl
     many envelopes were validated in full."""
     # The raw dicts, not the data class's properties: each of those wraps or looks up again for every record.
     events = [record.raw_event for record in records]
-    bodies: list[str] = [data["body"] for data in events]
+    current = read_current([data["body"] for data in events])
+    if current is not None:
+        # The common batch, every message current and in shape, read in one pydantic-core call.
+        return (
+            [
+                Item(
+                    data["messageId"],
+                    data["attributes"],
+                    data["body"],
+                    read,
+                    (read.identity, read.event_at) if read.identity is not None and read.event_at is not None else None,
+                )
+                for data, read in zip(events, current, strict=True)
+            ],
+            [],
+            0,
+        )
     items: list[Item] = []
     letters: list[DeadLetter] = []
     in_full = 0
     keep = items.append
-    # The whole batch in one read: one pydantic-core call when every message is current and in shape.
-    for record, data, body, read in zip(records, events, bodies, read_messages(bodies), strict=True):
+    for record, data in zip(records, events, strict=True):
+        body: str = data["body"]
+        read = read_message(body)
         if isinstance(read, Undecodable):
             letters.append(undecodable_letter(record, receive_count(data["attributes"]), read, now()))
             continue
