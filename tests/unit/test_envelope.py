@@ -217,8 +217,19 @@ def test_a_batch_with_messages_not_read_on_trust_gives_each_what_it_gets_alone()
         ],
         [good(0).replace('"v": 2', '"v": 2.0'), good(1).replace('"v": 2', '"v": true'), good(2)],
         [good(0)[:-1] + ', "customer": {"full_name": "Bob"}}', good(1)[:-1] + ', "weight": NaN}'],
+        [" " + good(0) + "\n", good(1).replace('"shop"', '"sh\\u006fp"'), good(2)],
+        ["\ufeff" + good(0), good(1)[:-1] + ', "x": "\ud800"}', good(2)],
     ],
-    ids=["split-text", "two-in-one", "no-envelopes", "versions-and-times", "version-types", "repeated-keys-and-nan"],
+    ids=[
+        "split-text",
+        "two-in-one",
+        "no-envelopes",
+        "versions-and-times",
+        "version-types",
+        "repeated-keys-and-nan",
+        "padded-and-escaped",
+        "bom-and-lone-surrogate",
+    ],
 )
 def test_a_batch_reads_each_message_as_it_reads_alone(bodies: list[str]) -> None:
     assert read_messages(bodies) == [read_message(body) for body in bodies]
