@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 
+from nxbridge.contract.batch import BatchCreateResponse
 from nxbridge.nxcloud.client import (
     CODE_CLASSES,
     Delivered,
@@ -156,3 +158,76 @@ def test_customer_id_sent_as_a_string_stays_exact() -> None:
     assert isinstance(outcome, Delivered)
     assert outcome.result.successItems[0].customerId == 1214631327620775937
     assert outcome.result.failItems[0].errorCode == 12148
+
+
+# Answers that break the contract's shapes: each is "not NXCloud JSON", so a stored batch is never guessed at.
+MALFORMED = [
+    b'{"message":"no code","traceId":"t","data":null}',
+    b'{"code":"zero","traceId":"t"}',
+    b'{"code":0.5,"traceId":"t"}',
+    b'{"code":0,"traceId":"t","data":"stored"}',
+    b'{"code":0,"traceId":"t","data":{"successItems":{"index":0,"customerId":1}}}',
+    b'{"code":0,"traceId":"t","data":{"successItems":[{"customerId":1}]}}',
+    b'{"code":0,"traceId":"t","data":{"successItems":[{"index":0}]}}',
+    b'{"code":0,"traceId":"t","data":{"successItems":[{"index":0,"customerId":1.5}]}}',
+    b'{"code":0,"traceId":"t","data":{"successItems":[{"index":0,"customerId":null}]}}',
+    b'{"code":0,"traceId":"t","data":{"successItems":[{"index":"first","customerId":1}]}}',
+    b'{"code":0,"traceId":"t","data":{"failItems":[{"index":1}]}}',
+    b'{"code":0,"traceId":"t","data":{"failItems":[{"index":1,"errorCode":"seat"}]}}',
+    b'{"code":0,"traceId":"t","data":{"failItems":[7]}}',
+    b'{"code":0,"traceId":"t","data":{"totalCount":"many"}}',
+    b'[{"code":0}]',
+]
+# Answers the contract's lenient reading accepts: nulls, numbers for text, strings for numbers, unknown keys.
+LENIENT = [
+    SUCCESS,
+    b'{"code":0,"message":7,"traceId":12,"data":{"failItems":null,"successItems":null,"totalCount":null}}',
+    b'{"code":0,"traceId":"t","extra":{"a":1},"data":{"successItems":[{"index":"0","customerId":"12",'
+    b'"whatsAppPhone":8618163725558,"new":true}],"failItems":[{"index":1,"errorCode":"1002","errorMessage":["x"]}]}}',
+    b'{"code":0,"traceId":null,"data":{"successItems":[{"index":0,"customerId":1,"whatsAppPhone":{"cc":86}}]}}',
+    b'{"code":0,"data":{}}',
+    b'{"code":12148,"message":null,"traceId":"t","data":null}',
+    b'{"code":1004}',
+]
+
+
+@pytest.mark.parametrize("content", MALFORMED)
+def test_an_answer_out_of_the_contracts_shape_is_not_nxcloud_json(content: bytes) -> None:
+    with pytest.raises(ValidationError):
+        BatchCreateResponse.model_validate_json(content)
+    outcome = parse_response(200, content)
+
+    assert isinstance(outcome, RequestFailed)
+    assert outcome.failure is FailureClass.RETRYABLE
+    assert outcome.message == "HTTP 200 with a body that is not NXCloud JSON"
+
+
+@pytest.mark.parametrize("content", LENIENT)
+def test_the_drains_reading_of_an_answer_is_the_models_reading(content: bytes) -> None:
+    model = BatchCreateResponse.model_validate_json(content)
+    outcome = parse_response(200, content)
+
+    if model.code != 0 or model.data is None:
+        assert isinstance(outcome, RequestFailed)
+        assert (outcome.code, outcome.trace_id) == (model.code, model.traceId)
+        assert outcome.message == ("code 0 without data" if model.code == 0 else model.message or "")
+        return
+    assert isinstance(outcome, Delivered)
+    assert outcome.trace_id == model.traceId
+    assert outcome.result == model.data
+    assert outcome.stored() == {item.index: item.customerId for item in model.data.successItems}
+    assert outcome.refused() == {item.index: item for item in model.data.failItems}
+
+
+def test_an_answer_naming_an_index_twice_keeps_the_last_item_in_either_form() -> None:
+    content = (
+        b'{"code":0,"traceId":"t","data":{"successItems":[{"index":0,"customerId":1},{"index":0,"customerId":2}],'
+        b'"failItems":[{"index":1,"errorCode":1},{"index":1,"errorCode":2}]}}'
+    )
+    parsed = parse_response(200, content)
+    assert isinstance(parsed, Delivered)
+    model = Delivered(parsed.result, None, 0.0)
+
+    for outcome in (parsed, model):
+        assert outcome.stored() == {0: 2}
+        assert {index: item.errorCode for index, item in outcome.refused().items()} == {1: 2}

@@ -103,7 +103,7 @@ def metrics(body_text: str) -> list[dict[str, Any]]:
 
 def test_the_metric_finder_reads_names_through_constants_and_dict_values() -> None:
     emitted = emitted_metrics()
-    # ingest: name=_RECEIVED_METRICS.get(method, "WebhooksReceived"); drain: single_metric(name="CustomersFailedByCode")
+    # ingest: name=_RECEIVED_METRICS.get(method, "WebhooksReceived"); drain: add_metric(name="CustomersFailedByCode")
     assert {"WebhooksReceived", "FormPreflights", "FillTokenRequests", "CustomersFailedByCode", "BatchSize"} <= emitted
     assert "OPTIONS" not in emitted
 

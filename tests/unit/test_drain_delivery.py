@@ -6,11 +6,13 @@ import json
 from collections.abc import Callable
 
 import pytest
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from nxbridge.contract import BatchCreateResult, FailItem, SuccessItem
+from nxbridge.drain.report import failed_by_code
 from nxbridge.envelope import DlqRecord, FailureReason
 from nxbridge.nxcloud.client import Delivered, NXCloudCredentials
-from nxbridge.observability import logger
+from nxbridge.observability import SERVICE, logger, metrics
 from tests.fixtures.drain import (
     FIXED_NOW,
     PLENTY_MS,
@@ -156,6 +158,29 @@ def test_undecodable_messages_go_to_dlq_with_stage_decode_and_the_batch_goes_on(
     assert "not-a-phone" not in bodies["m-invalid"]["error"]["errorMessage"]
 
 
+def test_undecodable_and_rejected_records_are_listed_in_the_batch_line(
+    make_drain: MakeDrain, caplog: pytest.LogCaptureFixture
+) -> None:
+    failures = {phone_of(1): (12001, "bad")}
+    kit = make_drain(nxcloud=ScriptedNXCloud(lambda request, _c: stored(request, failures)))
+    records = [
+        sqs_record("this is not json {", "m-garbage"),
+        sqs_record(make_envelope(0).to_message(), "m-good"),
+        sqs_record(make_envelope(1).to_message(), "m-refused"),
+    ]
+
+    kit.drainer.drain(records, plenty)
+
+    lines = [r for r in caplog.records if r.getMessage() == "batch drained"]
+    assert [r.getMessage() for r in caplog.records] == ["batch drained"]
+    assert lines[0].levelname == "WARNING"
+    assert json.loads(logger.registered_formatter.format(lines[0]))["deadLetters"] == [
+        {"messageId": "m-garbage", "stage": "decode", "errorCode": "decode"},
+        {"messageId": "m-refused", "stage": "nxcloud", "errorCode": "12001", "traceId": "trace-ok"},
+    ]
+    assert {b["source_message_id"] for b in kit.sqs.bodies()} == {"m-garbage", "m-refused"}
+
+
 def test_a_current_envelope_out_of_shape_and_an_unknown_version_go_to_dlq_with_stage_decode(
     make_drain: MakeDrain,
 ) -> None:
@@ -268,10 +293,14 @@ def test_logs_carry_ids_and_counts_but_no_customer_pii(make_drain: MakeDrain, ca
     kit.drainer.drain(records, plenty)
 
     output = "\n".join(logger.registered_formatter.format(record) for record in caplog.records)
-    # One line per record not delivered, one summary of counts: a synced message is counted, not listed.
-    assert [r.getMessage() for r in caplog.records] == ["customer rejected", "customer rejected", "batch drained"]
-    for message_id in message_ids[:2]:
-        assert message_id in output
+    # One line of counts that lists the records not delivered: a synced message is counted, not listed.
+    assert [r.getMessage() for r in caplog.records] == ["batch drained"]
+    assert caplog.records[0].levelname == "WARNING"
+    rejected = json.loads(logger.registered_formatter.format(caplog.records[0]))["deadLetters"]
+    assert rejected == [
+        {"messageId": message_id, "stage": "nxcloud", "errorCode": "12001", "traceId": "trace-ok"}
+        for message_id in message_ids[:2]
+    ]
     assert message_ids[2] not in output
     assert '"synced":1,"deadLettered":2' in output
     assert '"traceId":"trace-ok"' in output
@@ -279,3 +308,35 @@ def test_logs_carry_ids_and_counts_but_no_customer_pii(make_drain: MakeDrain, ca
         assert phone_of(n) not in output
         assert f"person{n}@example.com" not in output
         assert f"Customer {n}" not in output
+
+
+def test_a_batch_wholly_stored_is_one_info_line_that_lists_no_record(
+    make_drain: MakeDrain, caplog: pytest.LogCaptureFixture
+) -> None:
+    kit = make_drain()
+
+    kit.drainer.drain(records_for([make_envelope(n) for n in range(3)]), plenty)
+
+    assert [(r.getMessage(), r.levelname) for r in caplog.records] == [("batch drained", "INFO")]
+    line = json.loads(logger.registered_formatter.format(caplog.records[0]))
+    assert (line["synced"], line["deadLettered"], line["deadLetters"]) == (3, 0, [])
+
+
+def test_the_per_code_blob_is_the_one_single_metric_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    with single_metric(
+        name="CustomersFailedByCode",
+        unit=MetricUnit.Count,
+        value=3,
+        namespace=metrics.namespace,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name="errorCode", value="12148")
+    failed_by_code("12148", 3)
+    failed_by_code("1002", 1)
+
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for blob in blobs:
+        blob["_aws"]["Timestamp"] = 0
+    assert blobs[0] == blobs[1]
+    assert json.dumps(blobs[0]) == json.dumps(blobs[1])
+    assert (blobs[2]["errorCode"], blobs[2]["CustomersFailedByCode"]) == ("1002", [1.0])

@@ -22,7 +22,9 @@ from nxbridge.envelope import (
     dlq_attributes,
     dlq_message,
     dlq_message_attributes,
+    read_current,
     read_message,
+    read_messages,
 )
 from nxbridge.normalize.sqs_text import sqs_safe
 
@@ -141,6 +143,100 @@ def test_what_is_no_envelope_at_all_is_undecodable(body: str) -> None:
     assert isinstance(read, Undecodable)
     assert read.code == "decode"
     assert read.reason.startswith("not an envelope")
+
+
+def good(n: int) -> str:
+    """The n-th current message of a batch, as a writer stores it."""
+    body = written(delivery_id=f"d-{n}", identity=f"email:ada{n}@example.com")
+    body["customer"]["email"] = f"ada{n}@example.com"
+    return json.dumps(body, ensure_ascii=False)
+
+
+def test_a_batch_of_current_messages_is_read_on_trust_as_each_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies = [good(n) for n in range(5)]
+    expected = [read_message(body) for body in bodies]
+
+    def not_alone(body: str) -> QueuedCustomer | Undecodable:
+        raise AssertionError("a batch of current messages is read in one call")
+
+    monkeypatch.setattr("nxbridge.envelope.read_message", not_alone)
+
+    read = read_messages(bodies)
+
+    assert read == expected
+    assert all(isinstance(one, QueuedCustomer) and one.trusted for one in read)
+    assert [one.identity for one in read if isinstance(one, QueuedCustomer)] == [
+        f"email:ada{n}@example.com" for n in range(5)
+    ]
+
+
+def test_a_batch_with_messages_not_read_on_trust_gives_each_what_it_gets_alone() -> None:
+    old = written(v=1)
+    old["customer"]["whats_app_phone"] = "+44 7700 900123"
+    out_of_shape = written()
+    out_of_shape["customer"]["sms_phone"] = "1" * 31
+    bodies = [good(0), "this is not json {", good(1), json.dumps(old), good(2), json.dumps(out_of_shape), good(3)]
+
+    read = read_messages(bodies)
+
+    assert read_current(bodies) is None
+    assert read == [read_message(body) for body in bodies]
+    assert [type(one).__name__ for one in read] == [
+        "QueuedCustomer",
+        "Undecodable",
+        "QueuedCustomer",
+        "QueuedCustomer",
+        "QueuedCustomer",
+        "Undecodable",
+        "QueuedCustomer",
+    ]
+    assert [one.trusted for one in read if isinstance(one, QueuedCustomer)] == [True, True, False, True, True]
+    assert read[3] == QueuedCustomer(
+        endpoint="shop",
+        customer=Customer(full_name="Ada Lovelace", whats_app_phone="447700900123", email="ada@example.com"),
+        identity="email:ada@example.com",
+        event_at=AT,
+        trusted=False,
+    )
+    assert isinstance(read[5], Undecodable) and read[5].code == "decode" and "customer.sms_phone" in read[5].reason
+
+
+@pytest.mark.parametrize(
+    "bodies",
+    [
+        # Each body is a document of its own: joined, these two would read as one envelope with an odd field.
+        [good(0)[:-1] + ', "note": "', '"}', good(1)],
+        # Two envelopes in one body are no envelope, though they would be two elements of a joined array.
+        [good(0) + ", " + good(1), good(2)],
+        [good(0), "", good(1), " ", "null", "[1, 2]", '"' + good(2).replace('"', '\\"') + '"'],
+        [
+            good(0),
+            json.dumps(written(v=3)),
+            json.dumps(written(v="2")),
+            json.dumps(written(event_at="2024-05-01T11:59:58")),
+        ],
+        [good(0).replace('"v": 2', '"v": 2.0'), good(1).replace('"v": 2', '"v": true'), good(2)],
+        [good(0)[:-1] + ', "customer": {"full_name": "Bob"}}', good(1)[:-1] + ', "weight": NaN}'],
+        [" " + good(0) + "\n", good(1).replace('"shop"', '"sh\\u006fp"'), good(2)],
+        ["\ufeff" + good(0), good(1)[:-1] + ', "x": "\ud800"}', good(2)],
+    ],
+    ids=[
+        "split-text",
+        "two-in-one",
+        "no-envelopes",
+        "versions-and-times",
+        "version-types",
+        "repeated-keys-and-nan",
+        "padded-and-escaped",
+        "bom-and-lone-surrogate",
+    ],
+)
+def test_a_batch_reads_each_message_as_it_reads_alone(bodies: list[str]) -> None:
+    assert read_messages(bodies) == [read_message(body) for body in bodies]
+
+
+def test_an_empty_batch_reads_as_nothing() -> None:
+    assert read_messages([]) == []
 
 
 def test_an_envelope_validated_in_full_is_written_as_the_current_version() -> None:

@@ -121,11 +121,15 @@ def send_batch(
     ``stop_after_failure``: once any entry has failed for good (too long, or its batch's attempts are spent), no
     further batch is sent; their entries fail with NOT_ATTEMPTED.
     """
-    too_long = {e["Id"]: EntryFailure(e["Id"], MESSAGE_TOO_LONG, True) for e in entries if _too_long(e)}
+    # Each entry's size counted once: it decides both whether the entry may be sent and where its batch ends.
+    sizes = {e["Id"]: message_bytes(e) for e in entries}
+    too_long = {
+        key: EntryFailure(key, MESSAGE_TOO_LONG, True) for key, size in sizes.items() if size > MAX_MESSAGE_BYTES
+    }
     return _run(
         "SendMessageBatch",
         lambda batch: sqs.send_message_batch(QueueUrl=queue_url, Entries=batch),
-        batches([e for e in entries if e["Id"] not in too_long], message_bytes),
+        batches([e for e in entries if e["Id"] not in too_long], lambda e: sizes[e["Id"]]),
         policy,
         refused=too_long,
         stop_after_failure=stop_after_failure,
@@ -180,10 +184,6 @@ def queue_counts(sqs: SQSClient, queue_url: str) -> QueueCounts:
         in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")),
         delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", "0")),
     )
-
-
-def _too_long(entry: SendMessageBatchRequestEntryTypeDef) -> bool:
-    return message_bytes(entry) > MAX_MESSAGE_BYTES
 
 
 def _run(

@@ -34,13 +34,18 @@ _VERSION = attrgetter("version")
 
 
 def admit(
-    items: list[Item], run: Run, watermarks: Watermarks | None, pool: ThreadPoolExecutor, call_budget_ms: int
+    items: list[Item], run: Run, watermarks: Watermarks | None, pool: ThreadPoolExecutor | None, call_budget_ms: int
 ) -> list[Item]:
-    """The newest record per customer of the batch, and only if nothing newer may be stored; the others settled."""
+    """The newest record per customer of the batch, and only if nothing newer may be stored; the others settled.
+
+    ``pool`` runs the watermark calls; None only without ``watermarks``."""
+    if not any(item.version is not None for item in items):
+        # Nothing to coalesce or claim: no envelope of the batch says whose customer it is and when it changed.
+        return items
     kept, beaten = coalesce(items, _VERSION)
     for loser, _winner in beaten:
         supersede(run, loser, "batch")
-    if watermarks is None:
+    if watermarks is None or pool is None:
         return kept
     versioned = [(item, version) for item in kept if (version := item.version) is not None]
     if not versioned:
@@ -82,9 +87,9 @@ def supersede(run: Run, item: Item, by: str) -> None:
     logger.info("customer superseded", extra={"messageId": item.message_id, "identity": identity, "by": by})
 
 
-def release(run: Run, watermarks: Watermarks | None, pool: ThreadPoolExecutor, *, crashed: bool) -> None:
+def release(run: Run, watermarks: Watermarks | None, pool: ThreadPoolExecutor | None, *, crashed: bool) -> None:
     """Give back every claimed identity; the watermark moves to each version NXCloud stored or may have."""
-    if watermarks is None or not run.claimed:
+    if watermarks is None or pool is None or not run.claimed:
         return
     synced = {s.message_id for s in run.result.synced}
     releases = []

@@ -1,7 +1,8 @@
 """DLQ records of one invocation: built from the message as received (no model round trip), then written at once.
 
-Every record that is not delivered leaves one warning line (message id, stage, code, NXCloud's trace id: never the
-customer's data) and one DLQ record with the reason; a record whose write fails goes back to SQS, never lost.
+Every record that is not delivered leaves one DLQ record with the reason, and an entry (message id, stage, code,
+NXCloud's trace id: never the customer's data) in the invocation's ``batch drained`` line (``logged``); a record
+whose write fails goes back to SQS, never lost.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ def undecodable_letter(record: SQSRecord, receive_count: int, why: Undecodable, 
     data = record.raw_event
     message_id: str = data["messageId"]
     error = reason("decode", why.code, why.reason, None, receive_count, at=at)
-    logger.warning("undecodable message", extra={"messageId": message_id, "errorCode": why.code})
     body = dlq_message(error, raw_body=data["body"], source_message_id=message_id)
     return DeadLetter(message_id, error, body, None)
 
@@ -56,12 +56,17 @@ def rejected_letter(
 ) -> DeadLetter:
     """The letter of a customer NXCloud refused: the record carries the envelope exactly as it was received."""
     error = reason(stage, code, message or "", trace_id, item.receive_count, at=at)
-    logger.warning(
-        "customer rejected",
-        extra={"messageId": item.message_id, "stage": stage, "errorCode": code, "traceId": trace_id},
-    )
     body = dlq_message(error, envelope=item.body, source_message_id=item.message_id)
     return DeadLetter(item.message_id, error, body, item.queued.endpoint)
+
+
+def logged(letter: DeadLetter) -> dict[str, str]:
+    """What the log says of one letter: ids and codes, never the customer's data."""
+    error = letter.reason
+    entry = {"messageId": letter.message_id, "stage": error.stage, "errorCode": error.errorCode}
+    if error.traceId is not None:
+        entry["traceId"] = error.traceId
+    return entry
 
 
 def send_letters(

@@ -9,28 +9,52 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from nxbridge.drain.dead_letters import undecodable_letter
 from nxbridge.drain.result import DeadLetter
-from nxbridge.drain.run import Item
-from nxbridge.envelope import Undecodable, read_message
+from nxbridge.drain.run import Item, receive_count
+from nxbridge.envelope import Undecodable, read_current, read_message
 
 
 def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tuple[list[Item], list[DeadLetter], int]:
     """Each record's envelope read (on trust when current, see ``nxbridge.envelope``) or its DLQ letter, and how
     many envelopes were validated in full."""
+    # The raw dicts, not the data class's properties: each of those wraps or looks up again for every record.
+    events = [record.raw_event for record in records]
+    current = read_current([data["body"] for data in events])
+    if current is not None:
+        # The common batch, every message current and in shape, read in one pydantic-core call.
+        return (
+            [
+                Item(
+                    data["messageId"],
+                    data["attributes"],
+                    data["body"],
+                    read,
+                    (read.identity, read.event_at) if read.identity is not None and read.event_at is not None else None,
+                )
+                for data, read in zip(events, current, strict=True)
+            ],
+            [],
+            0,
+        )
     items: list[Item] = []
     letters: list[DeadLetter] = []
     in_full = 0
-    for record in records:
-        # The raw dict, not the data class's properties: each of those wraps or looks up again for every record.
-        data = record.raw_event
-        receive_count = int(data["attributes"].get("ApproximateReceiveCount") or 1)
+    keep = items.append
+    for record, data in zip(records, events, strict=True):
         body: str = data["body"]
         read = read_message(body)
         if isinstance(read, Undecodable):
-            letters.append(undecodable_letter(record, receive_count, read, now()))
+            letters.append(undecodable_letter(record, receive_count(data["attributes"]), read, now()))
             continue
         if not read.trusted:
             in_full += 1
         identity, at = read.identity, read.event_at
-        version = (identity, at) if identity is not None and at is not None else None
-        items.append(Item(data["messageId"], receive_count, body, read, version))
+        keep(
+            Item(
+                data["messageId"],
+                data["attributes"],
+                body,
+                read,
+                (identity, at) if identity is not None and at is not None else None,
+            )
+        )
     return items, letters, in_full

@@ -173,8 +173,8 @@ class Delivery:
     def _apply(self, group: list[Item], delivered: Delivered) -> None:
         """Map a code-0 answer back to messages by index: stored, rejected (DLQ), or unaccounted (retry)."""
         run = self.run
-        stored = {s.index: s.customerId for s in delivered.result.successItems}
-        rejected = {f.index: f for f in delivered.result.failItems}
+        stored = delivered.stored()
+        rejected = delivered.refused()
         synced = run.result.synced
         unaccounted: list[Item] = []
         for index, item in enumerate(group):

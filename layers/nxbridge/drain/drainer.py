@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import time
@@ -86,7 +87,13 @@ class Drainer:
         delivery = Delivery(
             run, self.credentials, self.nxcloud, self.settings, self.sleep, self.rng, self.now, self.call_budget_ms
         )
-        with ThreadPoolExecutor(max_workers=self.ordering_workers, thread_name_prefix="ordering") as pool:
+        # Threads only for the watermark calls: without an ordering table there is nothing to run in them.
+        pooled = self.watermarks is not None
+        with (
+            ThreadPoolExecutor(max_workers=self.ordering_workers, thread_name_prefix="ordering")
+            if pooled
+            else contextlib.nullcontext(None)
+        ) as pool:
             items = admit(items, run, self.watermarks, pool, self.call_budget_ms)
             try:
                 if items:

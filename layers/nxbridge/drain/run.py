@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from nxbridge.aws import clients
@@ -19,6 +19,11 @@ RESPONSE_SECONDS = 0.25
 DEADLINE_MARGIN_MS = round((clients.DRAIN.call_seconds + RESPONSE_SECONDS) * 1000)
 
 
+def receive_count(attributes: Mapping[str, str]) -> int:
+    """``ApproximateReceiveCount`` of an SQS record's attributes (1 when SQS gave none)."""
+    return int(attributes.get("ApproximateReceiveCount") or 1)
+
+
 # One per message: not frozen, whose __init__ costs three times as much (never changed after it is made).
 @dataclass(slots=True)
 class Item:
@@ -28,10 +33,16 @@ class Item:
     """
 
     message_id: str
-    receive_count: int
+    # The record's SQS attributes: the receive count is read from them only for a DLQ record, not for each message.
+    attributes: Mapping[str, str]
     body: str
     queued: QueuedCustomer
     version: tuple[str, dt.datetime] | None
+
+    @property
+    def receive_count(self) -> int:
+        """How many times SQS has delivered the message (the DLQ record's ``attempts``)."""
+        return receive_count(self.attributes)
 
 
 @dataclass

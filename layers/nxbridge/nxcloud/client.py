@@ -6,6 +6,7 @@ Every call returns a typed outcome; no exception escapes unclassified.
 from __future__ import annotations
 
 import enum
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, Vali
 from requests.adapters import HTTPAdapter
 
 from nxbridge import facts
-from nxbridge.contract.batch import BatchCreateRequest, BatchCreateResponse, BatchCreateResult
+from nxbridge.contract.batch import RESPONSE, BatchCreateRequest, BatchCreateResult, FailItem, ResultFields
 from nxbridge.nxcloud.signing import signed_headers
 
 PATH = facts.NXCLOUD_PATH
@@ -55,11 +56,34 @@ CODE_CLASSES: dict[int, FailureClass] = {
 
 @dataclass(frozen=True)
 class Delivered:
-    """code 0: ``result`` holds per-index successItems and failItems."""
+    """code 0: ``result`` holds per-index successItems and failItems.
 
-    result: BatchCreateResult
+    ``answer`` is the model, or the answer's fields as ``parse_response`` reads them (see ``RESPONSE``); the drain
+    reads ``stored`` and ``refused``, and the model is built from the fields only if ``result`` is asked for.
+    """
+
+    answer: BatchCreateResult | ResultFields
     trace_id: str | None
     latency_ms: float
+
+    @functools.cached_property
+    def result(self) -> BatchCreateResult:
+        """The answer's ``data`` as the model."""
+        answer = self.answer
+        return answer if isinstance(answer, BatchCreateResult) else BatchCreateResult.model_validate(answer)
+
+    def stored(self) -> dict[int, int]:
+        """customerId by index of the successItems (an index answered twice: the last one)."""
+        answer = self.answer
+        if isinstance(answer, BatchCreateResult):
+            return {item.index: item.customerId for item in answer.successItems}
+        return {item["index"]: item["customerId"] for item in answer.get("successItems") or ()}
+
+    def refused(self) -> dict[int, FailItem]:
+        """The failItems by index (an index answered twice: the last one)."""
+        answer = self.answer
+        items = answer.failItems if isinstance(answer, BatchCreateResult) else answer.get("failItems") or ()
+        return {item.index: item for item in items}
 
 
 @dataclass(frozen=True)
@@ -145,7 +169,8 @@ def parse_response(status: int, content: bytes, latency_ms: float = 0.0) -> Outc
     if status == 429 or status >= 500:
         return RequestFailed(FailureClass.RETRYABLE, None, f"HTTP {status}", http_status=status, latency_ms=latency_ms)
     try:
-        parsed = BatchCreateResponse.model_validate_json(content)
+        # The answer's fields, read by the same rules as BatchCreateResponse, without a model per successItem.
+        parsed = RESPONSE.validate_json(content)
     except ValidationError:
         # A non-JSON answer is transient per the contract, except a client error other than 408, which
         # means the URL or a gateway in front of NXCloud is wrong: retrying cannot fix that.
@@ -157,13 +182,12 @@ def parse_response(status: int, content: bytes, latency_ms: float = 0.0) -> Outc
             http_status=status,
             latency_ms=latency_ms,
         )
-    if parsed.code == 0:
-        if parsed.data is None:
-            return RequestFailed(FailureClass.RETRYABLE, 0, "code 0 without data", parsed.traceId, status, latency_ms)
-        return Delivered(parsed.data, parsed.traceId, latency_ms)
-    return RequestFailed(
-        classify_code(parsed.code), parsed.code, parsed.message or "", parsed.traceId, status, latency_ms
-    )
+    code, trace_id, data = parsed["code"], parsed.get("traceId"), parsed.get("data")
+    if code == 0:
+        if data is None:
+            return RequestFailed(FailureClass.RETRYABLE, 0, "code 0 without data", trace_id, status, latency_ms)
+        return Delivered(data, trace_id, latency_ms)
+    return RequestFailed(classify_code(code), code, parsed.get("message") or "", trace_id, status, latency_ms)
 
 
 def _since(started: float) -> float:
