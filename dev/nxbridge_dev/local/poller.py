@@ -117,14 +117,42 @@ def failed_message_ids(response: Any, message_ids: Sequence[str]) -> set[str]:
     return failed
 
 
-class QueueSends:
+class _ThreadCount:
+    """A count per thread, kept only between :meth:`start` and :meth:`stop` (an invocation runs in one thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = threading.local()
+
+    def start(self) -> None:
+        """Count the calling thread's events from now on, from zero."""
+        self._local.count = 0
+
+    def stop(self) -> int:
+        """Stop counting for the calling thread; what it counted since :meth:`start`."""
+        count: int = getattr(self._local, "count", None) or 0
+        self._local.count = None
+        return count
+
+    def add(self, n: int) -> None:
+        """Add ``n`` to the calling thread's count when it is counting."""
+        if getattr(self._local, "count", None) is not None:
+            self._local.count += n
+
+    @property
+    def counting(self) -> bool:
+        """Whether the calling thread is between start and stop."""
+        return getattr(self._local, "count", None) is not None
+
+
+class QueueSends(_ThreadCount):
     """Counts the messages a thread sends to one queue through boto3's default session, between start and stop."""
 
     _OPERATIONS = ("SendMessage", "SendMessageBatch")
 
     def __init__(self, queue_url: str) -> None:
+        super().__init__()
         self.queue_name = _queue_name(queue_url)
-        self._local = threading.local()
         self._session: Any = None
 
     def install(self) -> None:
@@ -144,27 +172,17 @@ class QueueSends:
             self._session.events.unregister(f"after-call.sqs.{operation}", self._count)
         self._session = None
 
-    def start(self) -> None:
-        """Count the calling thread's sends from now on, from zero."""
-        self._local.count = 0
-
-    def stop(self) -> int:
-        """Stop counting the calling thread's sends; how many messages reached the queue since :meth:`start`."""
-        count: int = getattr(self._local, "count", None) or 0
-        self._local.count = None
-        return count
-
     def _note_queue(self, params: Mapping[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
         context["nxbridge_local_queue"] = _queue_name(str(params.get("QueueUrl", "")))
 
     def _count(self, parsed: Mapping[str, Any], context: Mapping[str, Any], model: Any, **kwargs: Any) -> None:
-        if getattr(self._local, "count", None) is None or context.get("nxbridge_local_queue") != self.queue_name:
+        if not self.counting or context.get("nxbridge_local_queue") != self.queue_name:
             return
         batch = model.name == "SendMessageBatch"
-        self._local.count += len(parsed.get("Successful", [])) if batch else int("MessageId" in parsed)
+        self.add(len(parsed.get("Successful", [])) if batch else int("MessageId" in parsed))
 
 
-class DrainSummaries(logging.Filter):
+class DrainSummaries(_ThreadCount, logging.Filter):
     """Reads, per thread, the superseded count of the drain's ``batch drained`` log line between start and stop.
 
     The line is what CloudWatch Logs shows of each invocation; at a log level above INFO it is not written, and
@@ -172,10 +190,6 @@ class DrainSummaries(logging.Filter):
     """
 
     MESSAGE = "batch drained"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._local = threading.local()
 
     def install(self) -> None:
         """Read the package logger's records from now on."""
@@ -185,20 +199,10 @@ class DrainSummaries(logging.Filter):
         """Stop reading them."""
         logger.removeFilter(self)
 
-    def start(self) -> None:
-        """Count the calling thread's superseded messages from now on, from zero."""
-        self._local.superseded = 0
-
-    def stop(self) -> int:
-        """Stop counting for the calling thread; the superseded messages its invocation logged since :meth:`start`."""
-        count: int = getattr(self._local, "superseded", None) or 0
-        self._local.superseded = None
-        return count
-
     def filter(self, record: logging.LogRecord) -> bool:
         """Note the count of a ``batch drained`` line on a counting thread; never drops a record."""
-        if getattr(self._local, "superseded", None) is not None and record.getMessage() == self.MESSAGE:
-            self._local.superseded += int(getattr(record, "superseded", 0) or 0)
+        if self.counting and record.getMessage() == self.MESSAGE:
+            self.add(int(getattr(record, "superseded", 0) or 0))
         return True
 
 
