@@ -114,6 +114,10 @@ def _is_custom_field(target: str) -> bool:
 
 
 class _EndpointBase(_Frozen):
+    # The kinds are validated only inside EndpointsDocument, whose own schema (built at import) holds theirs: their
+    # separate validators and serializers are built only if something uses a kind's model alone (tests do).
+    model_config = ConfigDict(defer_build=True)
+
     # Unset means "the endpoint's own name"; an explicit null (form endpoints only) means unsigned.
     secret: str | None = None
     mapping: dict[str, str] = Field(default_factory=dict)
