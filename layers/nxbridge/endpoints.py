@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
@@ -34,6 +33,7 @@ from nxbridge import facts
 from nxbridge.contract import Customer
 from nxbridge.forms import FormOptions
 from nxbridge.normalize.policy import NormalizePolicy
+from nxbridge.record import Record
 
 if TYPE_CHECKING:
     from jmespath.parser import ParsedResult
@@ -314,8 +314,7 @@ EndpointConfig = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Record):
     """One configured endpoint: its name, its validated configuration and the name of its signing secret."""
 
     name: str

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -39,6 +38,7 @@ from nxbridge.ingest.ledger import DeliveryLedger, LedgerBusy, LedgerUnavailable
 from nxbridge.ingest.queue import CustomerQueue, QueueUnavailable
 from nxbridge.observability import NAMESPACE, SERVICE, logger, metrics
 from nxbridge.outcomes import Accepted, Duplicate, Outcome, Ping, WebhookResponse
+from nxbridge.record import Record
 from nxbridge.rejections import (
     ConfigUnavailable,
     DedupeUnavailable,
@@ -339,8 +339,7 @@ class Ingest:
         return outcome
 
 
-@dataclass(frozen=True)
-class CustomerMessages:
+class CustomerMessages(Record):
     """The queue messages of one request's customers, its delivery id, and the values left out of them."""
 
     delivery_id: str | None
