@@ -7,7 +7,8 @@ the same behaviour from methods written once here: the constructor of its annota
 name, defaults and ``field(default_factory=...)``), the ``repr``, equality and hash over its fields, immutability
 (``FrozenInstanceError``) and ``__match_args__``. Not for what needs the dataclasses module's view of a class
 (``dataclasses.fields``, ``replace``, ``asdict``), nor where constructing millions of instances matters: the
-constructor is generic.
+constructor is generic. No ``__post_init__``: a Record that must check or derive values does it in a
+classmethod.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ class Record:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         names = self.__record_fields__
+        setter = object.__setattr__
+        if not kwargs and len(args) == len(names):
+            # Every field given in order, the common call: nothing to look up.
+            for name, value in zip(names, args, strict=True):
+                setter(self, name, value)
+            return
         if len(args) > len(names):
             raise TypeError(f"{type(self).__qualname__}() takes {len(names)} arguments but {len(args)} were given")
         values = dict(zip(names, args, strict=False))
@@ -84,19 +91,16 @@ class Record:
             if name in values:
                 raise TypeError(f"{type(self).__qualname__}() got multiple values for argument {name!r}")
             values[name] = value
-        setter = object.__setattr__
+        defaults, factories = self.__record_defaults__, self.__record_factories__
         for name in names:
             if name in values:
                 setter(self, name, values[name])
-            elif name in self.__record_defaults__:
-                setter(self, name, self.__record_defaults__[name])
-            elif name in self.__record_factories__:
-                setter(self, name, self.__record_factories__[name]())
+            elif name in defaults:
+                setter(self, name, defaults[name])
+            elif name in factories:
+                setter(self, name, factories[name]())
             else:
                 raise TypeError(f"{type(self).__qualname__}() missing required argument: {name!r}")
-        post_init = getattr(self, "__post_init__", None)
-        if post_init is not None:
-            post_init()
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__record_fields__)
