@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-# Re-exported (the identities are newest-wins' keys, and were long imported from here); identity_hash keys the items.
 from nxbridge.identity import (
     customer_identity,
     email_identity,
@@ -30,6 +29,9 @@ from nxbridge.identity import (
     phone_identity,
 )
 from nxbridge.observability import logger
+
+# Re-exported (the identities are newest-wins' keys, and were long imported from here); identity_hash keys the items.
+from nxbridge.record import Record
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -134,20 +136,17 @@ class Granted:
     floor: int | None = None
 
 
-@dataclass(frozen=True)
-class Stale:
+class Stale(Record):
     """NXCloud holds (or may hold) a newer version, from ``newer`` on: this record is superseded."""
 
     newer: int
 
 
-@dataclass(frozen=True)
-class Busy:
+class Busy(Record):
     """Another drain holds a live lease on the identity: the record goes back to SQS and is tried again later."""
 
 
-@dataclass(frozen=True)
-class Unavailable:
+class Unavailable(Record):
     """The table could not be asked (``code``): the record goes back to SQS rather than risk going backwards."""
 
     code: str
@@ -173,8 +172,7 @@ class Release:
     sent_us: int | None
 
 
-@dataclass(frozen=True)
-class Watermark:
+class Watermark(Record):
     """What the table holds for one identity: the newest version sent and an unreleased lease's version."""
 
     sent_at: int | None
