@@ -84,23 +84,29 @@ class Record:
             return
         if len(args) > len(names):
             raise TypeError(f"{type(self).__qualname__}() takes {len(names)} arguments but {len(args)} were given")
-        values = dict(zip(names, args, strict=False))
-        for name, value in kwargs.items():
-            if name not in names:
-                raise TypeError(f"{type(self).__qualname__}() got an unexpected keyword argument {name!r}")
-            if name in values:
-                raise TypeError(f"{type(self).__qualname__}() got multiple values for argument {name!r}")
-            values[name] = value
+        values = kwargs
+        if args:
+            values = dict(zip(names, args, strict=False))
+            for name in kwargs:
+                if name in values:
+                    raise TypeError(f"{type(self).__qualname__}() got multiple values for argument {name!r}")
+            values.update(kwargs)
         defaults, factories = self.__record_defaults__, self.__record_factories__
+        used = 0
         for name in names:
-            if name in values:
-                setter(self, name, values[name])
+            value = values.get(name, MISSING)
+            if value is not MISSING:
+                used += 1
             elif name in defaults:
-                setter(self, name, defaults[name])
+                value = defaults[name]
             elif name in factories:
-                setter(self, name, factories[name]())
+                value = factories[name]()
             else:
                 raise TypeError(f"{type(self).__qualname__}() missing required argument: {name!r}")
+            setter(self, name, value)
+        if used != len(values):
+            unexpected = next(name for name in values if name not in names)
+            raise TypeError(f"{type(self).__qualname__}() got an unexpected keyword argument {unexpected!r}")
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__record_fields__)
