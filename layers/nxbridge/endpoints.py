@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
@@ -34,6 +33,7 @@ from nxbridge import facts
 from nxbridge.contract import Customer
 from nxbridge.forms import FormOptions
 from nxbridge.normalize.policy import NormalizePolicy
+from nxbridge.record import Record
 
 if TYPE_CHECKING:
     from jmespath.parser import ParsedResult
@@ -114,6 +114,10 @@ def _is_custom_field(target: str) -> bool:
 
 
 class _EndpointBase(_Frozen):
+    # The kinds are validated only inside EndpointsDocument, whose own schema (built at import) holds theirs: their
+    # separate validators and serializers are built only if something uses a kind's model alone (tests do).
+    model_config = ConfigDict(defer_build=True)
+
     # Unset means "the endpoint's own name"; an explicit null (form endpoints only) means unsigned.
     secret: str | None = None
     mapping: dict[str, str] = Field(default_factory=dict)
@@ -310,8 +314,7 @@ EndpointConfig = Annotated[
 ]
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(Record):
     """One configured endpoint: its name, its validated configuration and the name of its signing secret."""
 
     name: str

@@ -6,8 +6,9 @@ the docs agree with it, so that no copy can drift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal, get_args
+
+from nxbridge.record import Record
 
 # --- NXCloud (docs/nxcloud-contract.md) ---
 NXCLOUD_DEFAULT_BASE_URL = "https://api-hk.nxlink.ai"
@@ -24,8 +25,7 @@ NXCLOUD_MAX_ATTEMPTS = 4
 
 
 # --- webhook senders ---
-@dataclass(frozen=True)
-class RetrySchedule:
+class RetrySchedule(Record):
     """How a sender retries a delivery it did not get a 2xx for: how many times, over how long."""
 
     retries: int

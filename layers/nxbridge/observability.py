@@ -200,6 +200,10 @@ class DisabledTracer:
 
 
 _tracer: Tracer | DisabledTracer | None = None
+# What the bridge calls: AWS through botocore, NXCloud through requests. Powertools' default (X-Ray's patch_all) also
+# imports X-Ray's extension for every other library it supports (sqlite3, pynamodb, mysql, ...) and looks each
+# one up, a tenth of the drain's import time, to trace calls the bridge never makes.
+TRACED_MODULES = ("botocore", "requests")
 
 
 def __getattr__(name: str) -> Tracer | DisabledTracer:
@@ -209,5 +213,5 @@ def __getattr__(name: str) -> Tracer | DisabledTracer:
     if name != "tracer":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if _tracer is None:
-        _tracer = Tracer(service=SERVICE) if tracing_enabled() else DisabledTracer()
+        _tracer = Tracer(service=SERVICE, patch_modules=TRACED_MODULES) if tracing_enabled() else DisabledTracer()
     return _tracer

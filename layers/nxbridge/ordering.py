@@ -13,7 +13,6 @@ its races and its costs. Times are integer epoch microseconds; ``expiration`` (e
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +21,48 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nxbridge.identity import (
+    customer_identity,
+    email_identity,
+    identities_of,
+    identity_hash,
+    phone_identity,
+)
 from nxbridge.observability import logger
+
+# Re-exported (the identities are newest-wins' keys, and were long imported from here); identity_hash keys the items.
+from nxbridge.record import Record
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from nxbridge.contract import Customer
-    from nxbridge.envelope import Envelope
+
+__all__ = [
+    "KEY_PREFIX",
+    "LEASE_SECONDS",
+    "WATERMARK_TTL_SECONDS",
+    "WORKERS",
+    "Busy",
+    "Claim",
+    "ClaimRequest",
+    "Granted",
+    "Release",
+    "Stale",
+    "Unavailable",
+    "Watermark",
+    "Watermarks",
+    "claim_all",
+    "coalesce",
+    "customer_identity",
+    "email_identity",
+    "from_micros",
+    "identities_of",
+    "identity_hash",
+    "micros",
+    "phone_identity",
+    "release_all",
+    "release_for",
+]
 
 KEY_PREFIX = "nxbridge-order"
 # Longer than any record can wait before it reaches the drain again: 4 days in CustomersQueue plus 14 in the DLQ
@@ -38,8 +72,6 @@ WATERMARK_TTL_SECONDS = 30 * 24 * 3600
 LEASE_SECONDS = 120
 # DynamoDB calls of one batch run this many at a time (boto3 clients are thread-safe; the calls wait on the network).
 WORKERS = 8
-# The contact fields that stand for a customer without a source id or an e-mail, in this order.
-_PHONE_FIELDS = ("sms_phone", "whats_app_phone", "viber_phone")
 _NAMES = {
     "#sent": "sent_at",
     "#owner": "lease_owner",
@@ -55,40 +87,6 @@ _CLAIM_CONDITION = (
     " OR (#until < :now AND #leased <= :t))"
 )
 T = TypeVar("T")
-
-
-def customer_identity(endpoint: str, customer_id: str | None, customer: Customer) -> str | None:
-    """Whose customer this is: the endpoint and the source's id, else the e-mail (lower-case), else phone digits."""
-    if customer_id:
-        return f"{endpoint}:id:{customer_id}"
-    if customer.email:
-        return email_identity(customer.email)
-    phone = next((getattr(customer, name) for name in _PHONE_FIELDS if getattr(customer, name)), None)
-    return phone_identity(phone) if phone else None
-
-
-def email_identity(email: str) -> str:
-    """The identity of a customer known by its e-mail."""
-    return f"email:{email.strip().lower()}"
-
-
-def phone_identity(phone: str) -> str | None:
-    """The identity of a customer known by its phone (digits only), or None when it holds no digit."""
-    digits = "".join(c for c in phone if c.isascii() and c.isdigit())
-    return f"phone:{digits}" if digits else None
-
-
-def identities_of(envelope: Envelope) -> frozenset[str]:
-    """Every identity the envelope's customer can be known by: its own, its e-mail's and its phones'."""
-    customer = envelope.customer
-    found = {envelope.identity, email_identity(customer.email) if customer.email else None}
-    found.update(phone_identity(getattr(customer, name)) for name in _PHONE_FIELDS if getattr(customer, name))
-    return frozenset(identity for identity in found if identity)
-
-
-def identity_hash(identity: str) -> str:
-    """SHA-256 hex of an identity: what keys, filters and log lines carry instead of the identity (PII)."""
-    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
 def micros(moment: dt.datetime) -> int:
@@ -138,20 +136,17 @@ class Granted:
     floor: int | None = None
 
 
-@dataclass(frozen=True)
-class Stale:
+class Stale(Record):
     """NXCloud holds (or may hold) a newer version, from ``newer`` on: this record is superseded."""
 
     newer: int
 
 
-@dataclass(frozen=True)
-class Busy:
+class Busy(Record):
     """Another drain holds a live lease on the identity: the record goes back to SQS and is tried again later."""
 
 
-@dataclass(frozen=True)
-class Unavailable:
+class Unavailable(Record):
     """The table could not be asked (``code``): the record goes back to SQS rather than risk going backwards."""
 
     code: str
@@ -177,8 +172,7 @@ class Release:
     sent_us: int | None
 
 
-@dataclass(frozen=True)
-class Watermark:
+class Watermark(Record):
     """What the table holds for one identity: the newest version sent and an unreleased lease's version."""
 
     sent_at: int | None

@@ -7,14 +7,14 @@ turns either into a ``WebhookResponse``, and form endpoints reshape that for a b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from nxbridge.record import Record
 from nxbridge.sources import Ignored
 
 
-@dataclass(frozen=True)
-class WebhookResponse:
+class WebhookResponse(Record):
     """What to answer: status, JSON body, extra headers; ``text`` (a page, or empty) is sent instead of the JSON."""
 
     status: int
@@ -23,32 +23,27 @@ class WebhookResponse:
     text: str | None = None
 
 
-@dataclass(frozen=True)
-class Accepted:
+class Accepted(Record):
     """Every customer of the delivery is queued."""
 
     count: int
 
 
-@dataclass(frozen=True)
-class Duplicate:
+class Duplicate(Record):
     """The delivery was already accepted; nothing is queued again."""
 
 
-@dataclass(frozen=True)
-class Ping:
+class Ping(Record):
     """A provider's test delivery, acknowledged."""
 
 
-@dataclass(frozen=True)
-class HeldBack:
+class HeldBack(Record):
     """A post held back without telling the sender (a filled honeypot): answered like an accepted one."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class Acknowledged:
+class Acknowledged(Record):
     """A privacy request (``topic``) received and acted on for what the bridge holds; nothing is queued."""
 
     topic: str

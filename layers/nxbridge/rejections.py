@@ -9,14 +9,12 @@ failed). Form endpoints choose what a person sees by the rejection's class (``nx
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import ClassVar
 
 from nxbridge.contract import FieldError
 from nxbridge.sources import Problem
 
 
-@dataclass(frozen=True)
 class FieldIssue(Problem):
     """A ``Problem`` with the contract's error code (``FieldError.code``: ``missing``, ``string_too_long``, ...).
 

@@ -7,13 +7,14 @@ makes a single attempt, so that the attempts do not multiply and a deadline can 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
 
 from nxbridge.aws.retry import RetryPolicy
+from nxbridge.record import Record
 
 if TYPE_CHECKING:
     from boto3.session import Session
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
 BOTOCORE_MAX_PAUSE_SECONDS = 25.0
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(Record):
     """How one use talks to AWS: botocore's timeouts and attempts per call, and how batch calls retry entries."""
 
     name: str

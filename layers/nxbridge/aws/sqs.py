@@ -10,13 +10,14 @@ caller's ``RetryPolicy``. The result says which ids succeeded and, for each othe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nxbridge.aws.retry import RetryPolicy
 from nxbridge.observability import logger
+from nxbridge.record import Record
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -40,8 +41,7 @@ MESSAGE_TOO_LONG = "MessageTooLong"  # larger than MAX_MESSAGE_BYTES: refused be
 _Entry = TypeVar("_Entry", bound=Mapping[str, Any])
 
 
-@dataclass(frozen=True)
-class EntryFailure:
+class EntryFailure(Record):
     """Why one entry was not done: SQS's code (or the failed call's), and whether the fault is the request's."""
 
     id: str
@@ -49,8 +49,7 @@ class EntryFailure:
     sender_fault: bool = False
 
 
-@dataclass(frozen=True)
-class BatchResult:
+class BatchResult(Record):
     """What a batch operation achieved: ids done (in order), SQS message ids of sent entries, the failures by id."""
 
     done: tuple[str, ...] = ()
@@ -64,8 +63,7 @@ class BatchResult:
         return not self.failed
 
 
-@dataclass(frozen=True)
-class QueueCounts:
+class QueueCounts(Record):
     """SQS's approximate counters of one queue (exact on moto)."""
 
     visible: int

@@ -87,10 +87,14 @@ def _text_schema(_source: Any, _handler: GetCoreSchemaHandler) -> CoreSchema:
 Text = Annotated[str | None, GetPydanticSchema(_text_schema)]
 
 
+# The drain reads NXCloud's answer with ``RESPONSE`` (below), which holds these models' rules itself: the models'
+# own validators are built when first used (``Delivered.result``, tests, the simulator), not on every cold start.
+
+
 class FailItem(BaseModel):
     """A record NXCloud rejected: ``index`` is its position in the request's customers array."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     index: int
     errorCode: int
@@ -100,7 +104,7 @@ class FailItem(BaseModel):
 class SuccessItem(BaseModel):
     """A record NXCloud stored; customerId is a 64-bit integer and stays exact."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     index: int
     customerId: int
@@ -110,7 +114,7 @@ class SuccessItem(BaseModel):
 class BatchCreateResult(BaseModel):
     """``data`` of a code-0 answer."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     totalCount: Annotated[int, BeforeValidator(_zero_if_null)] = 0
     successCount: Annotated[int, BeforeValidator(_zero_if_null)] = 0
@@ -122,7 +126,7 @@ class BatchCreateResult(BaseModel):
 class BatchCreateResponse(BaseModel):
     """NXCloud's envelope: code 0 with data, or a non-zero code for the whole request."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     code: int
     message: Text = None

@@ -230,7 +230,8 @@ def _reject_json_constant(name: str) -> Any:
 class FieldError(BaseModel):
     """One reason a customer was refused: which field, why, and the value masked if it is PII."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built with the first refusal, not on every cold start (a valid customer never needs it).
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     field: str
     reason: str

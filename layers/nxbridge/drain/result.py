@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nxbridge.envelope import FailureReason
+from nxbridge.record import Record
 
 if TYPE_CHECKING:
     # Only a TypedDict: importing it at run time loads Powertools' whole batch package (and asyncio) on cold start.
@@ -21,8 +22,7 @@ class Synced:
     customer_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class Superseded:
+class Superseded(Record):
     """A message acknowledged without a call: a newer version of its customer was sent or is on its way.
 
     ``by`` is ``batch`` (a newer message of the same batch) or ``watermark`` (NXCloud holds, or may hold, a newer
@@ -34,8 +34,7 @@ class Superseded:
     by: str
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLetter(Record):
     """A message whose DLQ record is to be (or was) written: ``body`` is that record's JSON (a ``DlqRecord``)."""
 
     message_id: str

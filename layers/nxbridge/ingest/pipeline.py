@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -33,13 +32,13 @@ from nxbridge.endpoints import (
     SettingsError,
 )
 from nxbridge.envelope import Envelope, utcnow
+from nxbridge.identity import customer_identity
 from nxbridge.ingest.answers import rejected, respond
 from nxbridge.ingest.ledger import DeliveryLedger, LedgerBusy, LedgerUnavailable
-from nxbridge.ingest.privacy import DlqPurger, PrivacyDesk, ReplayFunctionPurger
 from nxbridge.ingest.queue import CustomerQueue, QueueUnavailable
 from nxbridge.observability import NAMESPACE, SERVICE, logger, metrics
-from nxbridge.ordering import Watermarks, customer_identity
 from nxbridge.outcomes import Accepted, Duplicate, Outcome, Ping, WebhookResponse
+from nxbridge.record import Record
 from nxbridge.rejections import (
     ConfigUnavailable,
     DedupeUnavailable,
@@ -71,6 +70,7 @@ from nxbridge.sources import (
 if TYPE_CHECKING:
     from nxbridge.config import IngestSettings
     from nxbridge.forms.gate import FormGate
+    from nxbridge.ingest.privacy import DlqPurger, PrivacyDesk
 
 MAX_CUSTOMERS_PER_WEBHOOK = 100
 # Form endpoints also answer CORS preflights (OPTIONS) and fill-token requests (GET .../token); neither is a webhook.
@@ -91,12 +91,17 @@ class Ingest:
         max_body_bytes: int = 1_048_576,
         clock: Callable[[], dt.datetime] = utcnow,
         privacy: PrivacyDesk | None = None,
+        privacy_factory: Callable[[], PrivacyDesk] | None = None,
     ) -> None:
+        """``privacy`` acts on privacy notices; unset, ``privacy_factory`` builds it for the first notice (default: a
+        desk with no watermark table and no purger)."""
         self._endpoints = endpoints
         self._secrets = secrets
         self._queue = queue
         self._ledger = ledger
-        self._privacy = privacy or PrivacyDesk()
+        # Privacy notices are rare: the desk (and the watermarks' DynamoDB machinery) loads with the first one.
+        self._privacy = privacy
+        self._privacy_factory = privacy_factory
         self._max_body_bytes = max_body_bytes
         self._clock = clock
         self._form_gate: FormGate | None = None
@@ -139,19 +144,13 @@ class Ingest:
                 ttl_seconds=settings.idempotency_ttl_seconds,
             )
         queue = CustomerQueue(client("sqs", INGEST_QUEUE), settings.queue_url)
-        if purger is None and settings.replay_function:
-            purger = ReplayFunctionPurger(client("lambda", INGEST), settings.replay_function)
-        privacy = PrivacyDesk(
-            Watermarks(client("dynamodb", INGEST), settings.ordering_table) if settings.ordering_table else None,
-            purger,
-        )
         return cls(
             endpoints=endpoints,
             secrets=secrets,
             queue=queue,
             ledger=ledger,
             max_body_bytes=settings.max_body_bytes,
-            privacy=privacy,
+            privacy_factory=lambda: _privacy_desk(settings, purger),
         )
 
     def register_lambda_context(self, context: Any) -> None:
@@ -199,6 +198,16 @@ class Ingest:
             return gate.answer(request, endpoint, rejected(request, rejection), rejection)
         return gate.answer(request, endpoint, respond(request, outcome))
 
+    def _privacy_desk(self) -> PrivacyDesk:
+        if self._privacy is None:
+            if self._privacy_factory is not None:
+                self._privacy = self._privacy_factory()
+            else:
+                from nxbridge.ingest.privacy import PrivacyDesk  # noqa: PLC0415 (loaded with the first notice)
+
+                self._privacy = PrivacyDesk()
+        return self._privacy
+
     def _forms(self) -> FormGate:
         if self._form_gate is None:
             from nxbridge.forms.gate import FormGate  # noqa: PLC0415 (only functions that serve forms pay for it)
@@ -232,7 +241,7 @@ class Ingest:
         except MalformedPayload as exc:
             raise MalformedBody(str(exc)) from None
         if notice is not None:
-            return self._privacy.handle(endpoint, notice, request.request_id)
+            return self._privacy_desk().handle(endpoint, notice, request.request_id)
         built = customer_messages(request, endpoint, source, payload)
         if isinstance(built, Ignored):
             return built
@@ -330,8 +339,7 @@ class Ingest:
         return outcome
 
 
-@dataclass(frozen=True)
-class CustomerMessages:
+class CustomerMessages(Record):
     """The queue messages of one request's customers, its delivery id, and the values left out of them."""
 
     delivery_id: str | None
@@ -469,3 +477,16 @@ class _NoSecrets:
 
     def get(self, name: str, *, refresh: bool = False) -> tuple[str, ...] | None:
         return None
+
+
+def _privacy_desk(settings: IngestSettings, purger: DlqPurger | None) -> PrivacyDesk:
+    """The desk the settings name: the watermark table and, unless ``purger`` is given, the ReplayFunction."""
+    from nxbridge.ingest.privacy import PrivacyDesk, ReplayFunctionPurger  # noqa: PLC0415 (the first notice's)
+    from nxbridge.ordering import Watermarks  # noqa: PLC0415
+
+    if purger is None and settings.replay_function:
+        purger = ReplayFunctionPurger(client("lambda", INGEST), settings.replay_function)
+    return PrivacyDesk(
+        Watermarks(client("dynamodb", INGEST), settings.ordering_table) if settings.ordering_table else None,
+        purger,
+    )

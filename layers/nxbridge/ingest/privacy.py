@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nxbridge.identity import email_identity, identity_hash, phone_identity
 from nxbridge.observability import NAMESPACE, SERVICE, logger
-from nxbridge.ordering import Watermarks, email_identity, identity_hash, phone_identity
 from nxbridge.outcomes import Acknowledged, Outcome
 from nxbridge.rejections import PrivacyUnavailable
 from nxbridge.sources import Ignored, PrivacyNotice
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
 
     from nxbridge.endpoints import Endpoint
+    from nxbridge.ordering import Watermarks
 
 DELETE_TOPIC = "customers/delete"
 
@@ -62,7 +63,7 @@ class ReplayFunctionPurger:
 
 
 def notice_identities(endpoint: str, notice: PrivacyNotice) -> frozenset[str]:
-    """Every identity the bridge may know the notice's customer by (as ``nxbridge.ordering`` builds them)."""
+    """Every identity the bridge may know the notice's customer by (as ``nxbridge.identity`` builds them)."""
     found = {
         f"{endpoint}:id:{notice.customer_id}" if notice.customer_id else None,
         email_identity(notice.email) if notice.email else None,

@@ -9,7 +9,6 @@ import enum
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import requests
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -18,6 +17,7 @@ from requests.adapters import HTTPAdapter
 from nxbridge import facts
 from nxbridge.contract.batch import RESPONSE, BatchCreateRequest, BatchCreateResult, FailItem, ResultFields
 from nxbridge.nxcloud.signing import signed_headers
+from nxbridge.record import Record
 
 PATH = facts.NXCLOUD_PATH
 DEFAULT_BASE_URL = facts.NXCLOUD_DEFAULT_BASE_URL
@@ -54,8 +54,7 @@ CODE_CLASSES: dict[int, FailureClass] = {
 }
 
 
-@dataclass(frozen=True)
-class Delivered:
+class Delivered(Record):
     """code 0: ``result`` holds per-index successItems and failItems.
 
     ``answer`` is the model, or the answer's fields as ``parse_response`` reads them (see ``RESPONSE``); the drain
@@ -86,8 +85,7 @@ class Delivered:
         return {item.index: item for item in items}
 
 
-@dataclass(frozen=True)
-class RequestFailed:
+class RequestFailed(Record):
     """Nothing was stored (or it is unknown): the whole request failed, classified."""
 
     failure: FailureClass

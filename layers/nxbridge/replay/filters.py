@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from nxbridge import facts
 from nxbridge.envelope import utcnow
-from nxbridge.ordering import identities_of, identity_hash
+from nxbridge.identity import identities_of, identity_hash
 from nxbridge.replay.records import DlqMessage
 
 STAGES: tuple[str, ...] = facts.STAGES

@@ -7,7 +7,6 @@ import importlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any, ClassVar
 
@@ -19,6 +18,7 @@ from nxbridge.envelope import EventKind
 from nxbridge.normalize.customer import Refusal, country_in_form, normalize_customer, own_region
 from nxbridge.normalize.sqs_text import sqs_safe
 from nxbridge.observability import logger
+from nxbridge.record import Record
 
 JSON_MEDIA_TYPES: frozenset[str] = frozenset({"application/json"})
 
@@ -44,8 +44,7 @@ _IDENTITY_FIELDS = frozenset({*CONTACT_FIELDS, PHONE})
 _NAME_FALLBACKS = ("email", "sms_phone", "whats_app_phone", "viber_phone", "zalo", "line", "messenger", "instagram")
 
 
-@dataclass(frozen=True)
-class WebhookRequest:
+class WebhookRequest(Record):
     """One webhook request, independent of the transport that carried it.
 
     ``headers`` have lower-case names. ``body`` is the raw bytes the sender signed, or None when the transport
@@ -76,8 +75,7 @@ class WebhookRequest:
         return value.split(";", 1)[0].strip().lower() or None
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Record):
     """Why (part of) a payload was refused: which customer, which field, why; the value masked if shown."""
 
     field: str
@@ -107,15 +105,13 @@ class InvalidPayload(Exception):
         self.problems = list(problems)
 
 
-@dataclass(frozen=True)
-class Ignored:
+class Ignored(Record):
     """A verified delivery that carries no customer for this endpoint (another topic or event type): 200."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class EventFacts:
+class EventFacts(Record):
     """What a delivery says about the change it carries (newest wins, ``nxbridge.ordering``); all optional.
 
     ``at``: when the source changed the customer (the receive time stands in when None); ``event``: what it did;
@@ -127,8 +123,7 @@ class EventFacts:
     customer_id: str | None = None
 
 
-@dataclass(frozen=True)
-class PrivacyNotice:
+class PrivacyNotice(Record):
     """A verified delivery about a customer's or a shop's data rather than a change to it (Shopify's compliance
     topics and ``customers/delete``): the ingest acknowledges it and acts on what the bridge holds."""
 
@@ -333,8 +328,7 @@ def finalize(
     return prepare(candidate, config, trim_text=trim_text, normalize_phones=normalize_phones).data
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(Record):
     """A candidate made into NXCloud fields, the values taken out of it, and the fields its ``phone`` filled."""
 
     data: dict[str, Any]
@@ -432,8 +426,7 @@ def _tag_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else []
 
 
-@dataclass(frozen=True)
-class DroppedContact:
+class DroppedContact(Record):
     """A value left out of a valid customer: a contact NXCloud would refuse or that cannot be made right (when
     another contact remains), or a bad optional field. Counted by ``metric`` with ``reason``; never shown."""
 
@@ -451,8 +444,7 @@ class DroppedContact:
         return "ContactsDropped" if self.is_contact else "FieldsDropped"
 
 
-@dataclass(frozen=True)
-class BuiltCustomer:
+class BuiltCustomer(Record):
     """A valid customer and the values left out of it."""
 
     customer: Customer
