@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from nxbridge.aws.clients import INGEST_QUEUE, INGEST_QUEUE_BUDGET_SECONDS, client
 from nxbridge.endpoints import EndpointsDocument, FileSecrets
 from nxbridge.ingest import CustomerQueue, DeliveryLedger, Ingest, QueueUnavailable
+from nxbridge.ingest.ledger import PROGRESS_KEY_PREFIX
 from nxbridge.sources import WebhookRequest
 from nxbridge.sources.verify import standard_signature
 from tests.fixtures.aws import REGION, HangingServer
@@ -70,13 +71,14 @@ def bulk_request(count: int, *, delivery_id: str = "msg_bulk_1", request_id: str
     return WebhookRequest("bulk", "POST", headers, body, request_id, dt.datetime.now(dt.UTC))
 
 
-def make_ingest(stack: IngestStack, sqs: Any, *, with_ledger: bool = True) -> Ingest:
+def make_ingest(stack: IngestStack, sqs: Any, *, with_ledger: bool = True, dynamodb: Any = None) -> Ingest:
     endpoints = Endpoints(
         {"endpoints": {"bulk": {"kind": "standard", "secret": "standard", "standard": {"records": "contacts"}}}}
     )
     ledger = None
     if with_ledger:
-        ledger = DeliveryLedger(boto3.client("dynamodb", region_name=REGION), stack.table, ttl_seconds=72 * 3600)
+        dynamodb = dynamodb or boto3.client("dynamodb", region_name=REGION)
+        ledger = DeliveryLedger(dynamodb, stack.table, ttl_seconds=72 * 3600)
         ledger.config.register_lambda_context(FakeLambdaContext())  # type: ignore[arg-type]
     return Ingest(
         endpoints=endpoints,
@@ -169,6 +171,25 @@ def test_the_progress_record_is_removed_once_the_delivery_is_complete(ingest_sta
 
     assert [item["id"]["S"].split("#")[0] for item in items] == ["nxbridge-ingest"]
     assert items[0]["status"]["S"] == "COMPLETED"
+
+
+def test_only_a_delivery_of_several_messages_reads_its_queueing_progress(ingest_stack: IngestStack) -> None:
+    # One message is queued whole or not at all: no attempt of it can leave progress, so none is read.
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    reads: list[str] = []
+    dynamodb.meta.events.register(
+        "before-parameter-build.dynamodb.GetItem", lambda params, **_: reads.append(params["Key"]["id"]["S"])
+    )
+    ingest = make_ingest(ingest_stack, FlakySqs([]), dynamodb=dynamodb)
+
+    one = ingest.handle(bulk_request(1, delivery_id="msg_one"))
+    progress_reads_after_one = sum(1 for key in reads if key.startswith(PROGRESS_KEY_PREFIX))
+    two = ingest.handle(bulk_request(2, delivery_id="msg_two"))
+    progress_reads_after_two = sum(1 for key in reads if key.startswith(PROGRESS_KEY_PREFIX))
+
+    assert (one.status, two.status) == (202, 202)
+    assert (progress_reads_after_one, progress_reads_after_two) == (0, 1)
+    assert len(ingest_stack.queued()) == 3
 
 
 def test_dedupe_records_outlive_the_providers_retry_windows(ingest_stack: IngestStack) -> None:

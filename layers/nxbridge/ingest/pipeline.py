@@ -324,7 +324,9 @@ class Ingest:
         messages: list[str],
         outcome: dict[str, Any],
     ) -> dict[str, Any]:
-        already = ledger.sent(endpoint.name, dedupe_key)
+        # A failed attempt leaves progress only when SQS took some of its messages and not others: a delivery of
+        # one message is queued whole or not at all, so it has none to read (one DynamoDB read fewer per webhook).
+        already = ledger.sent(endpoint.name, dedupe_key) if len(messages) > 1 else frozenset()
         try:
             self._queue.send([(i, body) for i, body in enumerate(messages) if i not in already])
         except QueueUnavailable as exc:
