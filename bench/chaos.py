@@ -54,7 +54,7 @@ def unfinished(code: int, tail: list[str], *, webhooks: int, wall: float) -> Fig
     how = f"killed by signal {-code}" if code < 0 else f"exited {code}"
     last = next((line for line in reversed(tail) if line.startswith("[")), "no progress line")
     return Figure(
-        number=8,
+        number=9,
         name="chaos",
         title="Conservation under chaos",
         value=f"did not finish: python -m tests.chaos {how} after {wall:.0f} s (last: {last})",

@@ -189,7 +189,7 @@ def _figure(one: Posting, many: Posting, final: dict[str, Any], drained_in: floa
         "scale). What the ingest can take is what moto has left while the drain keeps the queue short.",
     ]
     return Figure(
-        number=8,
+        number=10,
         name="local",
         title="Local stack ingest rate",
         value=f"{many.rate:.1f} webhooks/s from {many.clients} concurrent clients, {one.rate:.1f}/s from one",

@@ -12,6 +12,7 @@ import sys
 
 from moto import backends
 from moto.core import responses
+from moto.dynamodb.parsing import expressions
 
 from nxbridge_dev.local import moto_cloudformation, moto_sqs
 from nxbridge_dev.local.moto_server import MotoServer
@@ -33,11 +34,24 @@ def _method_names(clazz: object) -> list[str]:
     return names
 
 
+# moto's parser class, found at run time (moto's typing does not export it).
+_UpdateExpressionParser = getattr(expressions, "UpdateExpressionParser")  # noqa: B009
+_parse_update_expression = _UpdateExpressionParser.make
+
+
+@functools.lru_cache(maxsize=512)
+def _update_expression(expression: str) -> object:
+    """An UpdateExpression's syntax tree, parsed once per distinct text: moto parses it twice per UpdateItem, and
+    every user of the tree reads it or validates a deep copy of it (``Validator.__init__``), never changes it."""
+    return _parse_update_expression(expression)
+
+
 def _speed_up_dispatch() -> None:
     """Answer what moto's server recomputes for every request from the first computation (none of it changes)."""
     backends.list_of_moto_modules = _moto_modules
     # The name moto's responses module calls it by (moto only tests membership in the list).
     setattr(responses, "method_names_from_class", _method_names)  # noqa: B010
+    _UpdateExpressionParser.make = classmethod(lambda _cls, expression: _update_expression(expression))
 
 
 def start_server(host: str, port: int) -> MotoServer:
