@@ -34,8 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--big", action="store_true", help="10,000 webhooks for figure 1 and a deeper moto probe")
     parser.add_argument("--webhooks", type=int, default=None, help="burst size of figure 1 (default 2,000)")
     parser.add_argument("--window", type=float, default=None, help="batching window of figure 1 in seconds")
-    parser.add_argument("--chaos-webhooks", type=int, default=None, help="webhooks of figure 8 (default 20,000)")
-    parser.add_argument("--chaos-seed", type=int, default=None, help="seed of figure 8's traffic, faults and kills")
+    parser.add_argument("--chaos-webhooks", type=int, default=None, help="webhooks of figure 9 (default 20,000)")
+    parser.add_argument("--chaos-seed", type=int, default=None, help="seed of figure 9's traffic, faults and kills")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a figure fails its target")
     return parser

@@ -2,7 +2,7 @@
 
 Starts its own local stack, runs the same scenario and the same conservation checks as the test, plus the
 accounting of customer versions (accepted = stored + dead-lettered + superseded), prints the counts as a Markdown
-table (the format of docs/testing.md) and exits 1 if any is broken or a log line leaked PII or a secret. Figure 8
+table (the format of docs/testing.md) and exits 1 if any is broken or a log line leaked PII or a secret. Figure 9
 of the benchmarks (``python -m bench --only chaos``) runs it with ``--webhooks 20000 --out FILE``.
 """
 
@@ -63,7 +63,7 @@ class ChaosRun:
         return not (self.conservation or self.versions or self.leaks)
 
     def document(self) -> dict[str, Any]:
-        """The run as JSON (what ``--out`` writes and figure 8 of the benchmarks reads)."""
+        """The run as JSON (what ``--out`` writes and figure 9 of the benchmarks reads)."""
         return {**asdict(self), "ok": self.ok}
 
 
