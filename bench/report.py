@@ -11,14 +11,14 @@ from bench.common import DOCS, Figure, Machine, table
 INTRO = """\
 # Benchmarks
 
-`make bench` (that is, `.venv/bin/python -m bench`) measures the figures of issues 8 and 16 and rewrites this file
-with the run. Every figure is a ratio or a count measured in one run, so that the noise of a shared machine hits
-both sides of it; absolute times are shown too, labelled with the machine they come from. Benchmarks are not
+`make bench` (that is, `.venv/bin/python -m bench`) measures the figures of issues 8, 16 and 18 and rewrites this
+file with the run. Every figure is a ratio or a count measured in one run, so that the noise of a shared machine
+hits both sides of it; absolute times are shown too, labelled with the machine they come from. Benchmarks are not
 tests: nothing here runs under pytest (`tests/unit/test_bench_cost.py` checks the cost formula only).
 
 | option | effect |
 |---|---|
-| `--only api,drain,ingest,coldstart,memory,cost,import,chaos` | some figures (only a run of all rewrites this file) |
+| `--only NAME,...` | some figures, of api drain ingest coldstart memory cost import sequential chaos local |
 | `--big` | 10,000 webhooks instead of 2,000 for figure 1, and a deeper moto probe (takes 10+ minutes) |
 | `--webhooks N`, `--window SECONDS` | burst size and batching window of figure 1 (defaults 2,000 and 10 s) |
 | `--chaos-webhooks N`, `--chaos-seed S` | size and seed of figure 9's chaos run (default 20,000 webhooks) |
