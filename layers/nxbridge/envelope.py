@@ -255,12 +255,16 @@ def dlq_message(
     if envelope is not None:
         parts.append(f',"envelope":{envelope}')
     if raw_body is not None:
-        parts.append(',"raw_body":' + json.dumps(raw_body, ensure_ascii=False))
+        parts.append(',"raw_body":' + _json_text(raw_body))
     parts.append(',"error":' + error.model_dump_json(exclude_none=True))
     if source_message_id is not None:
-        parts.append(',"source_message_id":' + json.dumps(source_message_id, ensure_ascii=False))
+        parts.append(',"source_message_id":' + _json_text(source_message_id))
     parts.append("}")
     return sqs_safe("".join(parts))
+
+
+# ``json.dumps(text, ensure_ascii=False)`` without building its encoder on every call (one per DLQ record, twice).
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def dlq_attributes(error: FailureReason, endpoint: str | None) -> dict[str, Any]:
