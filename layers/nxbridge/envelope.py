@@ -4,12 +4,12 @@ Validation happens where data enters, once. Every writer of CustomersQueue valid
 writes (the ingest and ``nxbridge import`` through ``nxbridge.ingest.pipeline``, a replay, by the ReplayFunction or
 ``nxbridge dlq replay``, through ``nxbridge.replay.plan``); of the stack's roles only the ingest's and the replay's
 may send to it (template.yaml), and an operator sends through those same commands. So a message of
-``ENVELOPE_VERSION`` is read on trust by :func:`read_message` (a drain's batch by :func:`read_current`, in one
-call, when every message is current and in shape): its shape is checked (types, lengths, bounds,
-required and unknown fields, an aware event time) in pydantic-core, without running the customer's normalizing
-validators again. Any other message (an older version still queued, or one whose shape is off) is validated in full
-as an :class:`Envelope`, and one that does not pass is :class:`Undecodable` (the drain dead-letters it, stage
-``decode``). Change a rule of ``Customer``, and bump ``ENVELOPE_VERSION`` (keeping the old one in
+``ENVELOPE_VERSION`` is read on trust by :func:`read_message` (a drain's batch by :func:`read_current` or
+:func:`read_current_fields`, in one call, when every message is current and in shape): its shape is checked
+(types, lengths, bounds, required and unknown fields, an aware event time) in pydantic-core, without running the
+customer's normalizing validators again. Any other message (an older version still queued, or one whose shape is
+off) is validated in full as an :class:`Envelope`, and one that does not pass is :class:`Undecodable` (the drain
+dead-letters it, stage ``decode``). Change a rule of ``Customer``, and bump ``ENVELOPE_VERSION`` (keeping the old one in
 ``READABLE_VERSIONS``) so that messages written under the old rules are validated again: tests/unit/test_envelope.py
 fails until you do.
 """
