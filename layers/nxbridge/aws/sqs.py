@@ -79,8 +79,7 @@ class QueueCounts(Record):
 def message_bytes(entry: SendMessageBatchRequestEntryTypeDef) -> int:
     """The size SQS counts for one message: the body plus each attribute's name, type and value."""
     # UTF-8 lengths add up: each attribute's texts are measured together, and an ASCII text is as long as it is.
-    body = entry["MessageBody"]
-    size = len(body) if body.isascii() else len(body.encode("utf-8"))
+    size = len(body) if (body := entry["MessageBody"]).isascii() else len(body.encode("utf-8"))
     for name, value in entry.get("MessageAttributes", {}).items():
         text = name + value["DataType"] + value.get("StringValue", "")
         size += len(text) if text.isascii() else len(text.encode("utf-8"))

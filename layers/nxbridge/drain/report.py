@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter, defaultdict
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.base import SingleMetric
@@ -66,11 +65,9 @@ def failed_by_code(code: str, count: int) -> None:
     # The entry and the dimensions SingleMetric's add_metric and add_dimension write for a Count of a known name at
     # the standard resolution and a string dimension (as LeanMetrics does): without their checks against lists of
     # every unit, and the debug messages they format whether or not debug is on.
-    metric: defaultdict[str, Any] = defaultdict(list)
-    metric["Unit"] = MetricUnit.Count.value
-    metric["StorageResolution"] = 60
-    metric["Value"].append(float(count))
-    _BY_CODE.metric_set["CustomersFailedByCode"] = metric
+    _BY_CODE.metric_set["CustomersFailedByCode"] = defaultdict(
+        list, Unit=MetricUnit.Count.value, StorageResolution=60, Value=[float(count)]
+    )
     dimensions = _BY_CODE.dimension_set
     dimensions["service"] = SERVICE
     dimensions["errorCode"] = code
