@@ -4,12 +4,12 @@ Validation happens where data enters, once. Every writer of CustomersQueue valid
 writes (the ingest and ``nxbridge import`` through ``nxbridge.ingest.pipeline``, a replay, by the ReplayFunction or
 ``nxbridge dlq replay``, through ``nxbridge.replay.plan``); of the stack's roles only the ingest's and the replay's
 may send to it (template.yaml), and an operator sends through those same commands. So a message of
-``ENVELOPE_VERSION`` is read on trust by :func:`read_message` (a drain's batch by :func:`read_current`, in one
-call, when every message is current and in shape): its shape is checked (types, lengths, bounds,
-required and unknown fields, an aware event time) in pydantic-core, without running the customer's normalizing
-validators again. Any other message (an older version still queued, or one whose shape is off) is validated in full
-as an :class:`Envelope`, and one that does not pass is :class:`Undecodable` (the drain dead-letters it, stage
-``decode``). Change a rule of ``Customer``, and bump ``ENVELOPE_VERSION`` (keeping the old one in
+``ENVELOPE_VERSION`` is read on trust by :func:`read_message` (a drain's batch by :func:`read_current` or
+:func:`read_current_fields`, in one call, when every message is current and in shape): its shape is checked
+(types, lengths, bounds, required and unknown fields, an aware event time) in pydantic-core, without running the
+customer's normalizing validators again. Any other message (an older version still queued, or one whose shape is
+off) is validated in full as an :class:`Envelope`, and one that does not pass is :class:`Undecodable` (the drain
+dead-letters it, stage ``decode``). Change a rule of ``Customer``, and bump ``ENVELOPE_VERSION`` (keeping the old one in
 ``READABLE_VERSIONS``) so that messages written under the old rules are validated again: tests/unit/test_envelope.py
 fails until you do.
 """
@@ -21,7 +21,7 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -126,6 +126,16 @@ class Undecodable:
     reason: str
 
 
+class TrustedFields(TypedDict):
+    """One message read on trust (see :func:`_trusted_fields`): the fields the drain uses."""
+
+    v: int
+    endpoint: str
+    customer: Customer
+    identity: NotRequired[str | None]
+    event_at: NotRequired[dt.datetime | None]
+
+
 def _declared(info: FieldInfo) -> CoreSchema:
     """A field's declared type and constraints (lengths, bounds, literals), without its model's validators."""
     annotation: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
@@ -198,11 +208,20 @@ def read_message(body: str) -> QueuedCustomer | Undecodable:
 def read_current(bodies: list[str]) -> list[QueuedCustomer] | None:
     """A batch's message bodies, each read as :func:`read_message` reads it, in one pydantic-core call: the common
     batch, where every one is of the current version and in shape; None when one at least is not."""
-    try:
-        read: list[dict[str, Any]] = _trusted_batch().validate_python(bodies)
-    except ValidationError:
+    read = read_current_fields(bodies)
+    if read is None:
         return None
     return [QueuedCustomer(f["endpoint"], f["customer"], f.get("identity"), f.get("event_at"), True) for f in read]
+
+
+def read_current_fields(bodies: list[str]) -> list[TrustedFields] | None:
+    """What :func:`read_current` makes its QueuedCustomers of (``endpoint``, ``customer``, and ``identity`` and
+    ``event_at`` when the envelope has them), for a reader that keeps them in an object of its own (the drain)."""
+    try:
+        read: list[TrustedFields] = _trusted_batch().validate_python(bodies)
+    except ValidationError:
+        return None
+    return read
 
 
 def read_messages(bodies: list[str]) -> Sequence[QueuedCustomer | Undecodable]:
@@ -255,12 +274,16 @@ def dlq_message(
     if envelope is not None:
         parts.append(f',"envelope":{envelope}')
     if raw_body is not None:
-        parts.append(',"raw_body":' + json.dumps(raw_body, ensure_ascii=False))
+        parts.append(',"raw_body":' + _json_text(raw_body))
     parts.append(',"error":' + error.model_dump_json(exclude_none=True))
     if source_message_id is not None:
-        parts.append(',"source_message_id":' + json.dumps(source_message_id, ensure_ascii=False))
+        parts.append(',"source_message_id":' + _json_text(source_message_id))
     parts.append("}")
     return sqs_safe("".join(parts))
+
+
+# ``json.dumps(text, ensure_ascii=False)`` without building its encoder on every call (one per DLQ record, twice).
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def dlq_attributes(error: FailureReason, endpoint: str | None) -> dict[str, Any]:

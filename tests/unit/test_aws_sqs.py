@@ -282,3 +282,23 @@ def test_queue_counts_read_the_three_approximate_counters() -> None:
 
     assert counts == QueueCounts(visible=7, in_flight=2, delayed=1)
     assert counts.total == 10
+
+
+def test_message_bytes_counts_utf8_bytes_of_the_body_and_every_attribute() -> None:
+    entry: dict[str, Any] = {
+        "Id": "0",
+        "MessageBody": "María García ✓ 𝄞",
+        "MessageAttributes": {
+            "stage": {"DataType": "String", "StringValue": "nxcloud"},
+            "endpoint": {"DataType": "String", "StringValue": "tienda-españa"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01\x02"},
+            "naïve": {"DataType": "String.ünïcode", "StringValue": ""},
+        },
+    }
+    expected = len(entry["MessageBody"].encode("utf-8"))
+    for name, value in entry["MessageAttributes"].items():
+        expected += len(name.encode("utf-8")) + len(value["DataType"].encode("utf-8"))
+        expected += len(value.get("StringValue", "").encode("utf-8")) + len(value.get("BinaryValue", b""))
+
+    assert message_bytes(entry) == expected  # type: ignore[arg-type]
+    assert message_bytes({"Id": "1", "MessageBody": "plain"}) == 5

@@ -78,11 +78,11 @@ class QueueCounts(Record):
 
 def message_bytes(entry: SendMessageBatchRequestEntryTypeDef) -> int:
     """The size SQS counts for one message: the body plus each attribute's name, type and value."""
-    size = len(entry["MessageBody"].encode("utf-8"))
+    # UTF-8 lengths add up: each attribute's texts are measured together, and an ASCII text is as long as it is.
+    size = len(body) if (body := entry["MessageBody"]).isascii() else len(body.encode("utf-8"))
     for name, value in entry.get("MessageAttributes", {}).items():
-        size += len(name.encode("utf-8")) + len(value["DataType"].encode("utf-8"))
-        if "StringValue" in value:
-            size += len(value["StringValue"].encode("utf-8"))
+        text = name + value["DataType"] + value.get("StringValue", "")
+        size += len(text) if text.isascii() else len(text.encode("utf-8"))
         binary = value.get("BinaryValue")
         if isinstance(binary, bytes | bytearray):
             size += len(binary)

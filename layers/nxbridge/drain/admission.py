@@ -54,7 +54,7 @@ def admit(
     claims = claim_all(
         watermarks,
         pool,
-        [ClaimRequest(identity, micros(at), item.queued.endpoint) for item, (identity, at) in versioned],
+        [ClaimRequest(identity, micros(at), item.endpoint) for item, (identity, at) in versioned],
         owner=run.owner,
         # Never shorter than this invocation can still run: a call in flight cannot be overtaken.
         lease_seconds=max(LEASE_SECONDS, run.remaining_ms() / 1000 + 1),
@@ -81,7 +81,7 @@ def admit(
 
 def supersede(run: Run, item: Item, by: str) -> None:
     """Acknowledge ``item`` unsent: a newer version of its customer was sent or is on its way."""
-    identity = identity_hash(item.queued.identity or "")
+    identity = identity_hash(item.identity or "")
     run.result.superseded.append(Superseded(item.message_id, identity, by))
     # Acknowledged without reaching NXCloud, so it gets its own line; the identity only hashed (it may be an e-mail).
     logger.info("customer superseded", extra={"messageId": item.message_id, "identity": identity, "by": by})

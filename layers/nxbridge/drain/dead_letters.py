@@ -57,7 +57,7 @@ def rejected_letter(
     """The letter of a customer NXCloud refused: the record carries the envelope exactly as it was received."""
     error = reason(stage, code, message or "", trace_id, item.receive_count, at=at)
     body = dlq_message(error, envelope=item.body, source_message_id=item.message_id)
-    return DeadLetter(item.message_id, error, body, item.queued.endpoint)
+    return DeadLetter(item.message_id, error, body, item.endpoint)
 
 
 def logged(letter: DeadLetter) -> dict[str, str]:

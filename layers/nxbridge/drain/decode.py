@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from nxbridge.drain.dead_letters import undecodable_letter
 from nxbridge.drain.result import DeadLetter
 from nxbridge.drain.run import Item, receive_count
-from nxbridge.envelope import Undecodable, read_current, read_message
+from nxbridge.envelope import Undecodable, read_current_fields, read_message
 
 
 def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tuple[list[Item], list[DeadLetter], int]:
@@ -18,23 +18,26 @@ def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tupl
     many envelopes were validated in full."""
     # The raw dicts, not the data class's properties: each of those wraps or looks up again for every record.
     events = [record.raw_event for record in records]
-    current = read_current([data["body"] for data in events])
+    current = read_current_fields([data["body"] for data in events])
     if current is not None:
-        # The common batch, every message current and in shape, read in one pydantic-core call.
-        return (
-            [
+        # The common batch, every message current and in shape, read in one pydantic-core call; each Item made
+        # straight from the fields read_current would make its QueuedCustomer of.
+        fast: list[Item] = []
+        keep = fast.append
+        for data, fields in zip(events, current, strict=True):
+            identity, at = fields.get("identity"), fields.get("event_at")
+            keep(
                 Item(
                     data["messageId"],
                     data["attributes"],
                     data["body"],
-                    read,
-                    (read.identity, read.event_at) if read.identity is not None and read.event_at is not None else None,
+                    fields["endpoint"],
+                    fields["customer"],
+                    identity,
+                    (identity, at) if identity is not None and at is not None else None,
                 )
-                for data, read in zip(events, current, strict=True)
-            ],
-            [],
-            0,
-        )
+            )
+        return fast, [], 0
     items: list[Item] = []
     letters: list[DeadLetter] = []
     in_full = 0
@@ -47,14 +50,5 @@ def decode(records: Sequence[SQSRecord], now: Callable[[], dt.datetime]) -> tupl
             continue
         if not read.trusted:
             in_full += 1
-        identity, at = read.identity, read.event_at
-        keep(
-            Item(
-                data["messageId"],
-                data["attributes"],
-                body,
-                read,
-                (identity, at) if identity is not None and at is not None else None,
-            )
-        )
+        keep(Item.of(data["messageId"], data["attributes"], body, read))
     return items, letters, in_full

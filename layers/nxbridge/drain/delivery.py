@@ -153,7 +153,7 @@ class Delivery:
             tenant_id=tenant_id,
             app_key=app_key,
             strict_binding=settings.strict_binding,
-            customers=[item.queued.customer for item in group],
+            customers=[item.customer for item in group],
         )
 
     def _call(self, request: BatchCreateRequest, credentials: NXCloudCredentials, bisecting: bool) -> Outcome:

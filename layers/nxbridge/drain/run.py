@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from nxbridge.aws import clients
+from nxbridge.contract import Customer
 from nxbridge.drain.result import DeadLetter, DrainResult
 from nxbridge.envelope import QueuedCustomer
 from nxbridge.nxcloud.client import NXCloudCredentials
@@ -29,15 +30,33 @@ def receive_count(attributes: Mapping[str, str]) -> int:
 class Item:
     """One decoded message of the batch; ``body`` is its text as received (what a DLQ record of it carries).
 
-    ``version`` is the customer's identity and the record's event time, when the envelope carries both.
+    ``endpoint``, ``customer`` and ``identity`` are what the message was read as (a ``QueuedCustomer``'s, held here
+    rather than in one more object per message); ``version`` is the customer's identity and the record's event time,
+    when the envelope carries both.
     """
 
     message_id: str
     # The record's SQS attributes: the receive count is read from them only for a DLQ record, not for each message.
     attributes: Mapping[str, str]
     body: str
-    queued: QueuedCustomer
+    endpoint: str
+    customer: Customer
+    identity: str | None
     version: tuple[str, dt.datetime] | None
+
+    @classmethod
+    def of(cls, message_id: str, attributes: Mapping[str, str], body: str, read: QueuedCustomer) -> Item:
+        """The item of a message read as ``read``."""
+        identity, at = read.identity, read.event_at
+        return cls(
+            message_id,
+            attributes,
+            body,
+            read.endpoint,
+            read.customer,
+            identity,
+            (identity, at) if identity is not None and at is not None else None,
+        )
 
     @property
     def receive_count(self) -> int:
