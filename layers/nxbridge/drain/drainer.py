@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import random
 import time
@@ -57,6 +56,7 @@ class Drainer:
         self.now = now
         self.watermarks = watermarks
         self.ordering_workers = WORKERS
+        self._ordering_pool: ThreadPoolExecutor | None = None
         self.call_budget_ms = int((settings.connect_timeout + settings.read_timeout) * 1000) + DEADLINE_MARGIN_MS
 
     @classmethod
@@ -79,6 +79,16 @@ class Drainer:
             ),
         )
 
+    def _pool(self) -> ThreadPoolExecutor | None:
+        """The watermark calls' threads, started by the first batch and kept for the next ones, as a warm execution
+        environment keeps its clients (a pool per batch started its threads again for every batch); None without
+        an ordering table, when there is nothing to run in them. Idle threads end with the drainer."""
+        if self.watermarks is None:
+            return None
+        if self._ordering_pool is None:
+            self._ordering_pool = ThreadPoolExecutor(max_workers=self.ordering_workers, thread_name_prefix="ordering")
+        return self._ordering_pool
+
     def drain(self, records: Sequence[SQSRecord], remaining_ms: Callable[[], int]) -> DrainResult:
         """Deliver ``records`` (one SQS batch) and say where each one ended."""
         run = Run(remaining_ms)
@@ -87,22 +97,16 @@ class Drainer:
         delivery = Delivery(
             run, self.credentials, self.nxcloud, self.settings, self.sleep, self.rng, self.now, self.call_budget_ms
         )
-        # Threads only for the watermark calls: without an ordering table there is nothing to run in them.
-        pooled = self.watermarks is not None
-        with (
-            ThreadPoolExecutor(max_workers=self.ordering_workers, thread_name_prefix="ordering")
-            if pooled
-            else contextlib.nullcontext(None)
-        ) as pool:
-            items = admit(items, run, self.watermarks, pool, self.call_budget_ms)
-            try:
-                if items:
-                    delivery.deliver(items)
-                send_letters(self.sqs, self.settings.dlq_url, run.pending_dlq, run, sleep=self.sleep, rng=self.rng)
-            except BaseException:
-                # Whatever the batch reached NXCloud with may be stored: every version claimed counts as sent.
-                release(run, self.watermarks, pool, crashed=True)
-                raise
-            release(run, self.watermarks, pool, crashed=False)
+        pool = self._pool()
+        items = admit(items, run, self.watermarks, pool, self.call_budget_ms)
+        try:
+            if items:
+                delivery.deliver(items)
+            send_letters(self.sqs, self.settings.dlq_url, run.pending_dlq, run, sleep=self.sleep, rng=self.rng)
+        except BaseException:
+            # Whatever the batch reached NXCloud with may be stored: every version claimed counts as sent.
+            release(run, self.watermarks, pool, crashed=True)
+            raise
+        release(run, self.watermarks, pool, crashed=False)
         record_outcome(run)
         return run.result
