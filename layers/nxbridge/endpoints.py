@@ -8,8 +8,6 @@ endpoint's ``form`` block is ``nxbridge.forms.FormOptions``. What cannot be used
 ``InvalidConfig``, ``StoreUnavailable``, ``MissingSecret`` or ``SettingsError``.
 """
 
-from __future__ import annotations
-
 import os
 import time
 from collections.abc import Callable
@@ -82,7 +80,7 @@ class SettingsError(ConfigError):
 
 
 @lru_cache(maxsize=512)
-def compile_jmespath(expression: str) -> ParsedResult:
+def compile_jmespath(expression: str) -> "ParsedResult":
     """Compile (once) a JMESPath expression from the configuration; ValueError when it is not one."""
     try:
         return jmespath.compile(expression)
@@ -146,7 +144,7 @@ class _EndpointBase(_Frozen):
         return mapping
 
     @model_validator(mode="after")
-    def _signed_unless_allowed(self) -> _EndpointBase:
+    def _signed_unless_allowed(self) -> "_EndpointBase":
         if "secret" in self.model_fields_set and self.secret is None and not self.allows_unsigned:
             raise ValueError("secret may be null only for form endpoints; other kinds are always signed")
         return self
@@ -265,14 +263,14 @@ class FormEndpoint(_EndpointBase):
     allows_unsigned: ClassVar[bool] = True
 
     @model_validator(mode="after")
-    def _fill_token_has_a_key(self) -> FormEndpoint:
+    def _fill_token_has_a_key(self) -> "FormEndpoint":
         unsigned = "secret" in self.model_fields_set and self.secret is None
         if self.form.min_fill_seconds is not None and self.form.fill_token_secret is None and unsigned:
             raise ValueError("min_fill_seconds on an unsigned endpoint needs form.fill_token_secret")
         return self
 
     @model_validator(mode="after")
-    def _internal_fields_are_not_customer_fields(self) -> FormEndpoint:
+    def _internal_fields_are_not_customer_fields(self) -> "FormEndpoint":
         # Here rather than in FormOptions: which form fields map by default is the form source's rule (beside it).
         internal = {self.form.honeypot_field, self.form.fill_token_field}
         taken = sorted(name for name in internal if name in MAPPABLE_FIELDS or name in FORM_FIELD_ALIASES)
@@ -412,7 +410,7 @@ class _Parsed(Generic[T]):
 class ParameterEndpoints:
     """Endpoint configuration from an SSM parameter, cached for ``max_age`` seconds by Powertools parameters."""
 
-    def __init__(self, ssm: SSMClient, parameter: str, *, max_age: int, nxcloud_type: int = 1) -> None:
+    def __init__(self, ssm: "SSMClient", parameter: str, *, max_age: int, nxcloud_type: int = 1) -> None:
         from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415 (only AWS needs it)
 
         self._provider = SSMProvider(boto3_client=ssm)
@@ -456,7 +454,7 @@ class SecretsManagerSecrets:
 
     def __init__(
         self,
-        client: SecretsManagerClient,
+        client: "SecretsManagerClient",
         secret_id: str,
         *,
         max_age: int,

@@ -14,8 +14,6 @@ dead-letters it, stage ``decode``). Change a rule of ``Customer``, and bump ``EN
 fails until you do.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import functools
 import json
@@ -31,6 +29,7 @@ from nxbridge import facts
 from nxbridge.contract import Customer
 from nxbridge.contract.models import field_errors
 from nxbridge.normalize.sqs_text import sqs_safe
+from nxbridge.record import Record
 
 # What every writer puts in ``v``. 2: the customer was validated by the writer and is read on trust.
 ENVELOPE_VERSION: Final = 2
@@ -51,7 +50,9 @@ def utcnow() -> dt.datetime:
 class FailureReason(BaseModel):
     """Why a record was not delivered: machine-readable first, a human message second."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Built when first used alone (a dead letter, a replay's history): every cold start defines it, few write one;
+    # the schemas of Envelope and DlqRecord hold its own.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     stage: Stage
     errorCode: str
@@ -67,7 +68,9 @@ class FailureReason(BaseModel):
 class Envelope(BaseModel):
     """One accepted customer on its way to NXCloud; the SQS message body."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Deferred: the drain reads its messages without the model (read_messages) and never builds it on a common call.
+    # The ingest, which writes one on every call, builds it with its modules (build_envelope), as at import.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     v: Literal[1, 2] = ENVELOPE_VERSION
     endpoint: str
@@ -117,8 +120,7 @@ class QueuedCustomer:
     trusted: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Undecodable:
+class Undecodable(Record):
     """A message that is no envelope: ``code`` for machines (``decode``, ``unknown_version``), ``reason`` for
     people (the fields and why, never their values)."""
 
@@ -243,10 +245,18 @@ def _validated(body: str) -> QueuedCustomer | Undecodable:
     return QueuedCustomer(envelope.endpoint, envelope.customer, envelope.identity, envelope.event_at, False)
 
 
+def build_envelope() -> None:
+    """Build ``Envelope``'s validator and serializer now (it is defined deferred), for a function that writes one on
+    every call."""
+    Envelope.model_rebuild()
+
+
 class DlqRecord(BaseModel):
     """A DLQ message body written by the bridge: the envelope (or the raw body it could not decode) + error."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Deferred: the drain writes its DLQ bodies as text (dlq_message) and the ingest writes none. The replay, which
+    # reads every DLQ message into one, builds it with its modules (build_dlq_record), as at import.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     v: Literal[1] = 1
     envelope: Envelope | None = None
@@ -257,6 +267,12 @@ class DlqRecord(BaseModel):
     def to_message(self) -> str:
         """The DLQ message body (an NXCloud error message may carry anything), holding only what SQS accepts."""
         return sqs_safe(self.model_dump_json(exclude_none=True))
+
+
+def build_dlq_record() -> None:
+    """Build ``DlqRecord``'s validator and serializer now (it is defined deferred), for a function that reads DLQ
+    messages."""
+    DlqRecord.model_rebuild()
 
 
 def dlq_message(

@@ -16,7 +16,6 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -125,8 +124,7 @@ def coalesce(
     return kept, superseded
 
 
-@dataclass(frozen=True)
-class Granted:
+class Granted(Record):
     """The identity is ours until the release; ``sent_at`` and ``floor`` are what a release must not go below.
 
     ``floor`` is the version of an expired lease this claim took over: a drain that died may have stored it.
@@ -155,8 +153,7 @@ class Unavailable(Record):
 Claim = Granted | Stale | Busy | Unavailable
 
 
-@dataclass(frozen=True)
-class ClaimRequest:
+class ClaimRequest(Record):
     """One identity of a batch to claim for the version of ``event_us``."""
 
     identity: str
@@ -164,8 +161,7 @@ class ClaimRequest:
     endpoint: str
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(Record):
     """Give an identity back; ``sent_us`` (when set) becomes its watermark."""
 
     identity: str
@@ -245,7 +241,7 @@ class Watermarks:
         old = answer.get("Attributes", {})
         held = _watermark(old)
         taken_over = held.lease_until is not None and _text(old, "lease_owner") != owner
-        return Granted(sent_at=held.sent_at, floor=held.leased if taken_over else None)
+        return Granted(held.sent_at, held.leased if taken_over else None)
 
     def release(self, release: Release, *, owner: str) -> bool:
         """Drop our lease (and set the watermark); False when the lease was no longer ours or the call failed."""

@@ -8,7 +8,8 @@ name, defaults and ``field(default_factory=...)``), the ``repr``, equality and h
 (``FrozenInstanceError``) and ``__match_args__``. Not for what needs the dataclasses module's view of a class
 (``dataclasses.fields``, ``replace``, ``asdict``), nor where constructing millions of instances matters: the
 constructor is generic. No ``__post_init__``: a Record that must check or derive values does it in a
-classmethod.
+classmethod. ``class State(Record, frozen=False)`` is a plain ``@dataclass`` instead: its fields may be assigned
+and deleted, and it is unhashable (equality over mutable fields), as a dataclass with ``eq`` and without ``frozen``.
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ class Record:
     __record_defaults__: ClassVar[dict[str, Any]] = {}
     __record_factories__: ClassVar[dict[str, Any]] = {}
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, frozen: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if not frozen:
+            cls.__setattr__ = object.__setattr__  # type: ignore[method-assign,assignment]
+            cls.__delattr__ = object.__delattr__  # type: ignore[method-assign]
+            cls.__hash__ = None  # type: ignore[method-assign,assignment]
         names = list(cls.__record_fields__)
         defaults = dict(cls.__record_defaults__)
         factories = dict(cls.__record_factories__)

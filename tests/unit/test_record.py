@@ -96,3 +96,34 @@ def test_a_field_without_default_after_one_with_a_default_is_refused_at_definiti
         class Wrong(Record):
             a: int = 0
             b: int  # type: ignore[misc]
+
+
+class State(Record, frozen=False):
+    count: int
+    seen: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DataState:
+    count: int
+    seen: list[str] = field(default_factory=list)
+
+
+def test_a_record_that_is_not_frozen_is_a_plain_dataclass() -> None:
+    state, data = State(1), DataState(1)
+    state.count += 1
+    data.count += 1
+    state.seen.append("a")
+    data.seen.append("a")
+    assert (state.count, state.seen) == (data.count, data.seen) == (2, ["a"])
+    assert repr(state) == repr(data).replace("DataState", "State")
+    assert state == State(2, ["a"]) and state != State(2)
+    with pytest.raises(TypeError):
+        hash(state)
+    with pytest.raises(TypeError):
+        hash(data)
+    del state.count
+    assert not hasattr(state, "count")
+    # The frozen ones stay frozen.
+    with pytest.raises(FrozenInstanceError):
+        Point(1).x = 2  # type: ignore[misc]

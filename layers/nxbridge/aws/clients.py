@@ -7,7 +7,7 @@ makes a single attempt, so that the attempts do not multiply and a deadline can 
 
 from __future__ import annotations
 
-from dataclasses import field, replace
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
@@ -55,7 +55,7 @@ class Profile(Record):
 
     def retry(self, **changes: Any) -> RetryPolicy:
         """This use's batch retry policy, knowing how long one call can take, with ``changes`` (sleep, time_left...)."""
-        return replace(self.batch_retry, call_seconds=self.call_seconds, **changes)
+        return self.batch_retry.replace(call_seconds=self.call_seconds, **changes)
 
 
 # A webhook sender gives up after 5-10 s (Shopify: 5 s): the ingest fails fast and answers 503, the sender retries.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
+
+from nxbridge.record import Record
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(Record):
     """How many attempts, how long to pause between them, and when to stop because a deadline is near.
 
     The pause before retry ``n`` is at most ``min(cap, base * 2 ** (n - 1))`` seconds, drawn uniformly below that
@@ -18,20 +19,37 @@ class RetryPolicy:
     call may start: never unless it can finish in time, pause included.
     """
 
-    attempts: int = 3
-    base: float = 0.05
-    cap: float = 1.0
-    jitter: bool = True
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-    time_left: Callable[[], float] | None = None
-    call_seconds: float = 0.0
+    attempts: int
+    base: float
+    cap: float
+    jitter: bool
+    sleep: Callable[[float], None]
+    rng: random.Random
+    time_left: Callable[[], float] | None
+    call_seconds: float
 
-    def __post_init__(self) -> None:
-        if self.attempts < 1:
+    # A Record rather than a dataclass (whose generated methods are compiled at import): defaults and checks here.
+    def __init__(  # noqa: PLR0917 - positional, as the dataclass's constructor was
+        self,
+        attempts: int = 3,
+        base: float = 0.05,
+        cap: float = 1.0,
+        jitter: bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        time_left: Callable[[], float] | None = None,
+        call_seconds: float = 0.0,
+    ) -> None:
+        if attempts < 1:
             raise ValueError("attempts must be at least 1")
-        if self.base < 0 or self.cap < 0 or self.call_seconds < 0:
+        if base < 0 or cap < 0 or call_seconds < 0:
             raise ValueError("base, cap and call_seconds must not be negative")
+        rng = random.Random() if rng is None else rng
+        super().__init__(attempts, base, cap, jitter, sleep, rng, time_left, call_seconds)
+
+    def replace(self, **changes: Any) -> RetryPolicy:
+        """This policy with ``changes``, as ``dataclasses.replace`` makes one: checked as a new policy is."""
+        return RetryPolicy(**{**{name: getattr(self, name) for name in self.__record_fields__}, **changes})
 
     def delay(self, retry: int) -> float:
         """The pause in seconds before retry number ``retry`` (1 is the second attempt)."""

@@ -1,7 +1,5 @@
 """Settings of what reads the CustomersDLQ: ``nxbridge dlq`` and the ReplayFunction."""
 
-from __future__ import annotations
-
 from pydantic import Field
 
 from nxbridge.config import MAX_REPLAYS, SCAN_VISIBILITY_TIMEOUT, SCAN_WAIT_SECONDS

@@ -1,7 +1,5 @@
 """DrainFunction's settings."""
 
-from __future__ import annotations
-
 from pydantic import Field, field_validator
 
 from nxbridge import facts

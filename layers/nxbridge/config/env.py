@@ -1,7 +1,5 @@
 """What every function's settings share: a frozen model read from the environment, where empty means unset."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from typing import Literal

@@ -1,7 +1,5 @@
 """IngestFunction's settings."""
 
-from __future__ import annotations
-
 from pydantic import Field, field_validator
 
 from nxbridge import facts

@@ -4,8 +4,6 @@ Apart from ``nxbridge.contract.models`` so that the ingest and the replay, which
 these models on every cold start.
 """
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Any, Literal, NotRequired
 

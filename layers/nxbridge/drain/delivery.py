@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -24,6 +23,7 @@ from nxbridge.drain.run import Item, Run
 from nxbridge.envelope import Stage
 from nxbridge.nxcloud.client import Delivered, FailureClass, NXCloudCredentials, Outcome, RequestFailed
 from nxbridge.observability import logger, metrics
+from nxbridge.record import Record
 
 # Full-jitter exponential backoff between attempts of one NXCloud request.
 BACKOFF_BASE_SECONDS = 0.2
@@ -38,8 +38,8 @@ class BatchSender(Protocol):
         ...
 
 
-@dataclass
-class Delivery:
+# Once per invocation: a Record (no generated code to compile at import), not frozen.
+class Delivery(Record, frozen=False):
     """The NXCloud calls of one invocation, with what they need; ``deliver`` settles every item it is given."""
 
     run: Run

@@ -43,8 +43,8 @@ class DeadLetter(Record):
     endpoint: str | None
 
 
-@dataclass
-class DrainResult:
+# Once per invocation: a Record (no generated code to compile at import), not frozen.
+class DrainResult(Record, frozen=False):
     """Where each message of one batch ended; ``response()`` is the Lambda partial batch response."""
 
     synced: list[Synced] = field(default_factory=list)

@@ -12,6 +12,7 @@ from nxbridge.drain.result import DeadLetter, DrainResult
 from nxbridge.envelope import QueuedCustomer
 from nxbridge.nxcloud.client import NXCloudCredentials
 from nxbridge.ordering import Granted
+from nxbridge.record import Record
 
 # What the answer to Lambda needs once the last DLQ write is done (metrics, one log line, the response).
 RESPONSE_SECONDS = 0.25
@@ -64,8 +65,8 @@ class Item:
         return receive_count(self.attributes)
 
 
-@dataclass
-class Run:
+# Once per invocation: a Record (no generated code to compile at import), not frozen.
+class Run(Record, frozen=False):
     """The state of one invocation."""
 
     remaining_ms: Callable[[], int]

@@ -4,8 +4,6 @@ Validated when the endpoint document is read (``nxbridge.endpoints.FormEndpoint`
 and origins are checked here, so that nothing the request brings can choose where a browser is sent.
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -86,7 +84,7 @@ class FormOptions(BaseModel):
         return tuple(dict.fromkeys(origins))
 
     @model_validator(mode="after")
-    def _consistent(self) -> FormOptions:
+    def _consistent(self) -> "FormOptions":
         if self.allow_credentials and (not self.allowed_origins or "*" in self.allowed_origins):
             raise ValueError("allow_credentials needs explicit allowed_origins (never the wildcard)")
         if self.min_fill_seconds is not None and self.min_fill_seconds >= self.fill_token_max_age_seconds:

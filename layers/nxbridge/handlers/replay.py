@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,6 +15,7 @@ from nxbridge.config import ReplaySettings
 from nxbridge.handlers import Lazy
 from nxbridge.observability import logger, metrics, tracer
 from nxbridge.ordering import Watermarks
+from nxbridge.record import Record
 from nxbridge.replay.request import ReplayRequest, run_request
 
 if TYPE_CHECKING:
@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 STOP_MARGIN_MS = 15_000
 
 
-@dataclass(frozen=True)
-class ReplayDependencies:
+class ReplayDependencies(Record):
     """What one execution environment builds once: the settings, the SQS client, the watermarks (if a table)."""
 
     settings: ReplaySettings

@@ -31,7 +31,7 @@ from nxbridge.endpoints import (
     SecretStore,
     SettingsError,
 )
-from nxbridge.envelope import Envelope, utcnow
+from nxbridge.envelope import Envelope, build_envelope, utcnow
 from nxbridge.identity import customer_identity
 from nxbridge.ingest.answers import rejected, respond
 from nxbridge.ingest.ledger import DeliveryLedger, LedgerBusy, LedgerUnavailable
@@ -76,6 +76,8 @@ MAX_CUSTOMERS_PER_WEBHOOK = 100
 # Form endpoints also answer CORS preflights (OPTIONS) and fill-token requests (GET .../token); neither is a webhook.
 FORM_METHODS = frozenset({"OPTIONS", "GET"})
 _RECEIVED_METRICS = {"OPTIONS": "FormPreflights", "GET": "FillTokenRequests"}
+# Every accepted webhook queues an envelope: the model (deferred where it is defined) is built with this module.
+build_envelope()
 
 
 class Ingest:

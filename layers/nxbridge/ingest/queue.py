@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from nxbridge.aws.clients import INGEST_QUEUE, INGEST_QUEUE_BUDGET_SECONDS
@@ -55,7 +54,7 @@ class CustomerQueue:
     def send(self, messages: Sequence[tuple[int, str]]) -> None:
         """Queue every ``(index, body)``; QueueUnavailable (with what was queued) if SQS does not take them all."""
         ends = self._clock() + self._budget
-        policy = replace(self._policy, time_left=lambda: ends - self._clock())
+        policy = self._policy.replace(time_left=lambda: ends - self._clock())
         entries: list[SendMessageBatchRequestEntryTypeDef] = [
             {"Id": str(index), "MessageBody": body} for index, body in messages
         ]

@@ -7,12 +7,12 @@ a sender is told); the caller decides whether that costs the customer or only th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from nxbridge.normalize.countries import CountryForm, country_code, country_text
 from nxbridge.normalize.phones import Phone, PhoneProblem, read_phone
 from nxbridge.normalize.policy import NormalizePolicy
+from nxbridge.record import Record
 
 # The NXCloud fields that hold a number a person dials or messages (messenger and instagram hold account ids).
 PHONE_NUMBER_FIELDS: tuple[str, ...] = ("sms_phone", "whats_app_phone", "viber_phone", "zalo")
@@ -21,8 +21,7 @@ MESSAGING_FIELDS: frozenset[str] = frozenset({"whats_app_phone", "viber_phone", 
 UNKNOWN_COUNTRY = "is not a country of the ISO 3166 table (an English name or a code, such as France or FR)"
 
 
-@dataclass(frozen=True)
-class Refusal:
+class Refusal(Record):
     """A value taken out of a customer: its NXCloud field, why (a metric dimension) and what a sender is told."""
 
     field: str

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Literal
 
@@ -29,6 +28,8 @@ from phonenumbers import (
     PhoneNumberType,
     ValidationResult,
 )
+
+from nxbridge.record import Record
 
 Strictness = Literal["possible", "valid", "mobile"]
 # What every phone the bridge sends looks like: E.164 without '+', 7 to 15 digits, no leading zero.
@@ -64,16 +65,27 @@ REASON_TEXT: dict[PhoneReason, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Phone:
+class Phone(Record):
     """A phone number read for one region: what NXCloud is sent, and what the endpoint's policy checks.
 
     Only the E.164 digits are made at once: the other forms and checks cost the library tens of microseconds each,
-    and the default policy needs none of them.
+    and the default policy needs none of them. The digits are the number: ``number`` (the library's parse) is left
+    out of the repr, equality and hash, as a dataclass's ``field(repr=False, compare=False)`` leaves it out.
     """
 
     e164_digits: str  # 33612345678
-    number: phonenumbers.PhoneNumber = field(repr=False, compare=False)
+    number: phonenumbers.PhoneNumber
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}(e164_digits={self.e164_digits!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.e164_digits == other.e164_digits
+
+    def __hash__(self) -> int:
+        return hash((self.e164_digits,))
 
     @cached_property
     def national_digits(self) -> str:
@@ -102,8 +114,7 @@ class Phone:
         return None
 
 
-@dataclass(frozen=True)
-class PhoneProblem:
+class PhoneProblem(Record):
     """Why a text cannot be made into a phone number."""
 
     reason: PhoneReason

@@ -1,7 +1,5 @@
 """What an endpoint wants of its customers' phones and countries (the ``normalize`` object of its configuration)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator

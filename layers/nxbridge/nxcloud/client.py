@@ -3,8 +3,6 @@
 Every call returns a typed outcome; no exception escapes unclassified.
 """
 
-from __future__ import annotations
-
 import enum
 import functools
 import time

@@ -1,7 +1,5 @@
 """Which DLQ records an operation acts on: the filter model and the time expressions it accepts."""
 
-from __future__ import annotations
-
 import datetime as dt
 import re
 from typing import Any

@@ -1,17 +1,16 @@
 """One DLQ message, whatever its shape, and the forms list/show/export print it in (PII masked unless revealed)."""
 
-from __future__ import annotations
-
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nxbridge.contract.models import field_errors
-from nxbridge.envelope import DlqRecord, Envelope, FailureReason, utcnow
+from nxbridge.envelope import DlqRecord, Envelope, FailureReason, build_dlq_record, utcnow
+from nxbridge.record import Record
 from nxbridge.redact import redact, scrub_text
 
 if TYPE_CHECKING:
@@ -19,10 +18,11 @@ if TYPE_CHECKING:
 
 Shape = Literal["bridge", "redrive", "unknown"]
 REDRIVE_CODE = "maxReceiveCount"
+# Every DLQ message read becomes a DlqRecord: the model (deferred where it is defined) is built with this module.
+build_dlq_record()
 
 
-@dataclass(frozen=True)
-class DlqMessage:
+class DlqMessage(Record):
     """One DLQ message, normalized: ``record`` is a DlqRecord for every shape (redriven envelopes get a reason)."""
 
     message_id: str
@@ -98,7 +98,7 @@ def _sqs_time(millis: str | None) -> dt.datetime:
     return utcnow()
 
 
-def parse_message(message: MessageTypeDef) -> DlqMessage:
+def parse_message(message: "MessageTypeDef") -> DlqMessage:
     """Read one received DLQ message: a bridge DlqRecord, a bare envelope moved by redrive, or anything else."""
     body = message.get("Body", "")
     system = message.get("Attributes", {})
@@ -223,6 +223,9 @@ def view(message: DlqMessage, *, reveal: bool = False) -> RecordView:
 
 class ExportLine(RecordView):
     """One JSONL line of an export: the view plus the message body and attributes as SQS holds them."""
+
+    # Only the CLI exports: built with the first line, not on every cold start of the ReplayFunction.
+    model_config = ConfigDict(defer_build=True)
 
     body: str
     sent_at: dt.datetime

@@ -1,7 +1,5 @@
 """One request as the ReplayFunction receives it: an action plus the CLI's filters and options, and its answer."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -58,7 +56,7 @@ class ReplayRequest(DlqFilter):
         return as_tuple(value)
 
     @model_validator(mode="after")
-    def _consistent(self) -> ReplayRequest:
+    def _consistent(self) -> "ReplayRequest":
         if self.action == "show" and not self.message_id:
             raise ValueError("action show needs message_id")
         if self.action == "erase" and not (self.identity or self.endpoint):
@@ -71,7 +69,7 @@ class ReplayRequest(DlqFilter):
         return self
 
     @property
-    def edits(self) -> Edits:
+    def edits(self) -> "Edits":
         """The customer edits of a replay."""
         from nxbridge.replay.plan import Edits  # noqa: PLC0415 - only a replay edits
 
@@ -89,11 +87,11 @@ LIST_LIMIT_DEFAULT = 100
 
 def run_request(
     request: ReplayRequest,
-    sqs: SQSClient,
-    settings: ReplaySettings,
+    sqs: "SQSClient",
+    settings: "ReplaySettings",
     *,
     should_stop: Callable[[], bool] = lambda: False,
-    watermarks: Watermarks | None = None,
+    watermarks: "Watermarks | None" = None,
 ) -> dict[str, Any]:
     """Carry out one ReplayFunction request and return its JSON-ready answer."""
     answer = _run(request, sqs, settings, should_stop, watermarks)
@@ -106,10 +104,10 @@ def run_request(
 
 def _run(
     request: ReplayRequest,
-    sqs: SQSClient,
-    settings: ReplaySettings,
+    sqs: "SQSClient",
+    settings: "ReplaySettings",
     should_stop: Callable[[], bool],
-    watermarks: Watermarks | None,
+    watermarks: "Watermarks | None",
 ) -> dict[str, Any]:
     scanner = DlqScanner(
         sqs, settings.dlq_url, visibility_timeout=settings.visibility_timeout, wait_seconds=settings.wait_seconds

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from nxbridge.aws.clients import OPERATOR
 from nxbridge.aws.sqs import MAX_BATCH_ENTRIES, change_visibility_batch, delete_batch
@@ -160,6 +160,9 @@ def age_bucket(failed_at: dt.datetime, now: dt.datetime) -> str:
 
 class DlqStats(BaseModel):
     """Counts of the records a scan found, by reason, endpoint and age."""
+
+    # Built with the first stats action, not on every cold start of the ReplayFunction.
+    model_config = ConfigDict(defer_build=True)
 
     total: int = 0
     by_stage: dict[str, int] = Field(default_factory=dict)
