@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.base import SingleMetric
@@ -62,15 +62,9 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 def failed_by_code(code: str, count: int) -> None:
     """Print one ``CustomersFailedByCode`` blob with the errorCode dimension, as single_metric would."""
-    # The entry and the dimensions SingleMetric's add_metric and add_dimension write for a Count of a known name at
-    # the standard resolution and a string dimension (as LeanMetrics does): without their checks against lists of
-    # every unit, and the debug messages they format whether or not debug is on.
-    _BY_CODE.metric_set["CustomersFailedByCode"] = defaultdict(
-        list, Unit=MetricUnit.Count.value, StorageResolution=60, Value=[float(count)]
-    )
-    dimensions = _BY_CODE.dimension_set
-    dimensions["service"] = SERVICE
-    dimensions["errorCode"] = code
+    _BY_CODE.add_metric(name="CustomersFailedByCode", unit=MetricUnit.Count, value=count)
+    _BY_CODE.add_dimension(name="service", value=SERVICE)
+    _BY_CODE.add_dimension(name="errorCode", value=code)
     try:
         blob = _BY_CODE.serialize_metric_set()
     finally:
