@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from bench.common import ROOT, Figure, table
-from bench.webhooks import DeliveryFactory
+from bench.webhooks import DeliveryFactory, distinct
 
 TARGET = 95.0
 PHYSICAL_LIMIT = 100
@@ -208,7 +208,7 @@ def run(
             def post(n: int) -> None:
                 if not hasattr(local, "session"):
                     local.session = requests.Session()
-                delivery = factory.make(kinds[n % len(kinds)], n, dt.datetime.now(dt.UTC))
+                delivery = distinct(factory, kinds[n % len(kinds)], n, dt.datetime.now(dt.UTC))
                 answer = local.session.post(
                     stack.base_url + delivery.path, data=delivery.body, headers=delivery.headers, timeout=60
                 )
@@ -276,7 +276,9 @@ def _settle(base_url: str, customers: int, timeout: float) -> dict[str, Any]:
         current = status(session, base_url)
         simulator = current.get("simulator") or {}
         seen = simulator.get("success_items", 0) + simulator.get("fail_items", 0)
-        if current["settled"] and seen >= customers:
+        # A customer superseded by a newer version of itself (newest wins) is settled without a call of its own.
+        superseded = (current.get("customers") or {}).get("superseded", 0)
+        if current["settled"] and seen + superseded >= customers:
             return current
         if time.monotonic() >= deadline:
             raise TimeoutError(f"the stack did not settle in {timeout:.0f} s: {current}")
@@ -356,6 +358,10 @@ def _figure(
                 ["**customers per call**", f"**{per_call:.2f}**"],
                 ["calls with one call per webhook", f"{burst.posted:,}"],
                 ["**calls saved: one-per-webhook / bridge**", f"**{burst.posted / calls:.1f}x fewer**"],
+                [
+                    "customers superseded by a newer version of themselves (newest wins; none: each is distinct)",
+                    f"{(final.get('customers') or {}).get('superseded', 0):,}",
+                ],
                 ["DLQ depth after settling", f"{final['dlq']['depth']:,}"],
                 ["posting took / everything stored after", f"{posted_in:.1f} s / {settled_in:.1f} s"],
                 ["customers arriving at the queue", f"{arrival:.1f}/s"],

@@ -11,7 +11,6 @@ status says how deep the queue got and whether every customer reached the simula
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 import threading
 import time
@@ -25,7 +24,7 @@ import requests
 
 from bench.burst import LocalStackProcess, status
 from bench.common import Figure, table
-from bench.webhooks import Delivery, DeliveryFactory, sign
+from bench.webhooks import DeliveryFactory, distinct
 
 TARGET = 60.0
 SEQUENTIAL_WEBHOOKS = 300
@@ -50,28 +49,6 @@ class Posting:
     def rate(self) -> float:
         """Webhooks answered 202 per second of posting."""
         return self.statuses.get(202, 0) / self.seconds if self.seconds else 0.0
-
-
-def distinct(factory: DeliveryFactory, kind: str, n: int, now: dt.datetime) -> Delivery:
-    """Delivery ``n`` of ``kind`` whose customers are no other delivery's: the source's customer id varies with
-    ``n`` too (newest wins would otherwise supersede one delivery's customer by the next one's)."""
-    delivery = factory.make(kind, n, now)
-    try:
-        payload = json.loads(delivery.body)
-    except ValueError:
-        return delivery
-    holders = [payload, payload.get("data")] if isinstance(payload, dict) else []
-    varied = False
-    for holder in (h for h in holders if isinstance(h, dict) and "id" in h):
-        holder["id"] = holder["id"] * 1000 + n if isinstance(holder["id"], int) else f"{holder['id']}-{n}"
-        varied = True
-    if not varied:
-        return delivery
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    configured = factory.endpoints.get(delivery.endpoint)
-    secret_name = configured.secret_name if configured is not None else None
-    headers = sign(delivery.headers, body, factory.secrets[secret_name][0], now) if secret_name else delivery.headers
-    return Delivery(delivery.kind, delivery.endpoint, headers, body, delivery.customers, delivery.delivery_id)
 
 
 def post_all(base_url: str, factory: DeliveryFactory, numbers: range, clients: int) -> Posting:

@@ -179,3 +179,25 @@ def sign(headers: dict[str, str], body: bytes, secret: str, now: dt.datetime) ->
             if name in signed:
                 signed[name] = base64_hmac(secret, body)
     return signed
+
+
+def distinct(factory: DeliveryFactory, kind: str, n: int, now: dt.datetime) -> Delivery:
+    """Delivery ``n`` of ``kind`` whose customers are no other delivery's: the source's customer id varies with
+    ``n`` too (newest wins would otherwise supersede one delivery's customer by the next one's)."""
+    delivery = factory.make(kind, n, now)
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError:
+        return delivery
+    holders = [payload, payload.get("data")] if isinstance(payload, dict) else []
+    varied = False
+    for holder in (h for h in holders if isinstance(h, dict) and "id" in h):
+        holder["id"] = holder["id"] * 1000 + n if isinstance(holder["id"], int) else f"{holder['id']}-{n}"
+        varied = True
+    if not varied:
+        return delivery
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    configured = factory.endpoints.get(delivery.endpoint)
+    secret_name = configured.secret_name if configured is not None else None
+    headers = sign(delivery.headers, body, factory.secrets[secret_name][0], now) if secret_name else delivery.headers
+    return Delivery(delivery.kind, delivery.endpoint, headers, body, delivery.customers, delivery.delivery_id)
