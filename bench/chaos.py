@@ -127,9 +127,12 @@ def checks(document: dict[str, Any]) -> list[tuple[str, bool, str]]:
             f"missing: {', '.join(missing)}" if missing else "all injected",
         ),
         (
-            "both drain kills",
-            report["crashes_after_call"] > 0 and report["crashes_before_ack"] > 0,
-            f"{report['crashes_after_call']} after a call, {report['crashes_before_ack']} before the acknowledgement",
+            "both drain kills, in every drain execution environment",
+            report["crashes_after_call"] > 0
+            and report["crashes_before_ack"] > 0
+            and report["drain_environments_observed"] == report["drain_environments"],
+            f"{report['crashes_after_call']} after a call, {report['crashes_before_ack']} before the acknowledgement; "
+            f"{report['drain_environments_observed']} of {report['drain_environments']} environments observed",
         ),
         (
             "older versions superseded, poison and refused records, the outage redriven",

@@ -58,6 +58,8 @@ def test_every_accepted_customer_is_stored_once_or_dead_lettered_with_a_reason_u
         "store_then_500",
     }
     assert report["crashes_after_call"] > 0
+    # Every environment the drain scaled out to ran with the crashing, recording sender.
+    assert report["drain_environments_observed"] == report["drain_environments"] > 0
     assert report["crashes_before_ack"] > 0
     assert report["dlq_records_by_reason"].get("bisect:12148", 0) > 0
     assert report["dlq_records_by_reason"].get("nxcloud:12004", 0) > 0

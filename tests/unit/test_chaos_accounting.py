@@ -118,6 +118,8 @@ def _document(**versions: int) -> dict[str, Any]:
             "storm_customers": 1,
             "nxcloud_calls": 5,
             "drain_invocations": 4,
+            "drain_environments": 2,
+            "drain_environments_observed": 2,
             "faults_injected": {"code:1003": 1, **{kind: 1 for kind in FAULTS if kind != "code"}},
             "crashes_after_call": 1,
             "crashes_before_ack": 1,
@@ -157,6 +159,13 @@ def test_figure_fails_without_a_fault_kind_or_a_drain_kill() -> None:
     assert not figure(document, webhooks=9, wall=3.0).passed
     document = _document()
     document["report"]["crashes_before_ack"] = 0
+    assert not figure(document, webhooks=9, wall=3.0).passed
+
+
+def test_figure_fails_when_a_drain_environment_ran_unobserved() -> None:
+    # An environment without the recording sender stores customers the version accounting cannot place.
+    document = _document()
+    document["report"]["drain_environments"] = 3
     assert not figure(document, webhooks=9, wall=3.0).passed
 
 

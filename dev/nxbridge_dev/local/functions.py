@@ -42,6 +42,8 @@ class ExecutionEnvironment:
     # What the handler builds on its first invocation (None for a bare handler).
     dependency: Lazy[Any] | None = None
     busy: bool = False
+    # How many of the function's ``each_dependency`` setups this environment's dependency went through.
+    prepared: int = 0
 
 
 @dataclass
@@ -67,6 +69,7 @@ class LocalFunction:
     invocations: int = 0
     _environments: list[ExecutionEnvironment] = field(default_factory=list, repr=False)
     _idle: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    _setups: list[Callable[[Any], None]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self._environments.append(ExecutionEnvironment(self.handler, self.dependency))
@@ -126,15 +129,35 @@ class LocalFunction:
             log_stream_name=f"{time.strftime('%Y/%m/%d')}/[$LATEST]{request_id.replace('-', '')}",
         )
 
+    def each_dependency(self, setup: Callable[[Any], None]) -> None:
+        """Call ``setup`` with the dependency of every execution environment, the ones running and the ones the
+        function scales out to, before the environment's next event (its dependency is built then, if it was not).
+
+        For tests that reach inside the function (wrap the drain's NXCloud sender, say): an environment that never
+        went through it would run its events unobserved."""
+        with self._idle:
+            self._setups.append(setup)
+
     def invoke(self, event: dict[str, Any]) -> Any:
         """Call a free environment's handler with ``event`` and a new context; exceptions propagate to the caller."""
         environment = self._acquire()
         try:
+            self._prepare(environment)
             return environment.handler(event, self.context())
         finally:
             with self._idle:
                 environment.busy = False
                 self._idle.notify()
+
+    def _prepare(self, environment: ExecutionEnvironment) -> None:
+        # The environment is this thread's until it is released: its setups run here, outside the lock.
+        with self._idle:
+            pending = self._setups[environment.prepared :]
+        if pending and environment.dependency is not None:
+            dependency = environment.dependency()
+            for setup in pending:
+                setup(dependency)
+        environment.prepared += len(pending)
 
     def _acquire(self) -> ExecutionEnvironment:
         with self._idle:
