@@ -8,6 +8,7 @@ endpoint's ``form`` block is ``nxbridge.forms.FormOptions``. What cannot be used
 ``InvalidConfig``, ``StoreUnavailable``, ``MissingSecret`` or ``SettingsError``.
 """
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -89,7 +90,10 @@ def compile_jmespath(expression: str) -> "ParsedResult":
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: these are parts of an endpoint's model (or the whole document), whose schema holds theirs; they
+    # get validators of their own only if something validates one alone. The ingest validates each endpoint by its
+    # kind's model on first use (EndpointIndex), so the kinds a function never serves cost it nothing.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class CustomerDefaults(_Frozen):
@@ -112,10 +116,6 @@ def _is_custom_field(target: str) -> bool:
 
 
 class _EndpointBase(_Frozen):
-    # The kinds are validated only inside EndpointsDocument, whose own schema (built at import) holds theirs: their
-    # separate validators and serializers are built only if something uses a kind's model alone (tests do).
-    model_config = ConfigDict(defer_build=True)
-
     # Unset means "the endpoint's own name"; an explicit null (form endpoints only) means unsigned.
     secret: str | None = None
     mapping: dict[str, str] = Field(default_factory=dict)
@@ -348,12 +348,77 @@ def parse_endpoints(raw: str | bytes, *, nxcloud_type: int = 1) -> EndpointsDocu
         raise InvalidConfig(f"invalid endpoint configuration: {exc}") from None
     updating = {name: config.update_topics for name, config in document.endpoints.items() if config.update_topics}
     if nxcloud_type == KEEP_OLD_DATA and updating:
-        shown = ", ".join(f"{name} ({', '.join(topics)})" for name, topics in sorted(updating.items()))
-        raise InvalidConfig(
-            f"NXCLOUD_TYPE is 2 (keep old data), so NXCloud would drop every update these endpoints receive: {shown}; "
-            "use type 1 (update/add), or remove the update topics from those endpoints"
-        )
+        raise InvalidConfig(_keep_old_data_refusal(updating))
     return document
+
+
+ENDPOINT_MODELS: dict[str, type[_EndpointBase]] = {
+    "shopify": ShopifyEndpoint,
+    "woocommerce": WooCommerceEndpoint,
+    "typeform": TypeformEndpoint,
+    "tally": TallyEndpoint,
+    "standard": StandardEndpoint,
+    "form": FormEndpoint,
+    "nxcloud": NxcloudEndpoint,
+}
+
+
+class _Outline(BaseModel):
+    """The endpoint document's shape, each endpoint's contents left for its kind's model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoints: dict[EndpointName, dict[str, Any]]
+
+
+class EndpointIndex:
+    """The endpoint document as the ingest reads it: its shape validated at once, each endpoint by its kind's model
+    the first time a request names it (then kept), with the same rules as ``parse_endpoints``. A function pays only
+    for the kinds it serves, and an invalid endpoint refuses its own requests (InvalidConfig) without taking the
+    others down. ``parse_endpoints`` validates the whole document (the CLI, the console, imports)."""
+
+    def __init__(self, raw: str | bytes, *, nxcloud_type: int = 1) -> None:
+        try:
+            self._outline = _Outline.model_validate_json(raw)
+        except ValidationError as exc:
+            raise InvalidConfig(f"invalid endpoint configuration: {exc}") from None
+        self._nxcloud_type = nxcloud_type
+        # Name -> its endpoint, or why it cannot be used.
+        self._validated: dict[str, Endpoint | str] = {}
+
+    def get(self, name: str) -> Endpoint | None:
+        """The endpoint called ``name``, or None; InvalidConfig when its configuration is not valid."""
+        endpoint = self._validated.get(name)
+        if endpoint is None:
+            raw = self._outline.endpoints.get(name)
+            if raw is None:
+                return None
+            endpoint = self._validated[name] = self._validate(name, raw)
+        if isinstance(endpoint, str):
+            raise InvalidConfig(endpoint)
+        return endpoint
+
+    def _validate(self, name: str, raw: dict[str, Any]) -> Endpoint | str:
+        kind = raw.get("kind")
+        model = ENDPOINT_MODELS.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            return f"invalid endpoint configuration: endpoint {name!r} has kind {kind!r}; use one of {list(KINDS)}"
+        try:
+            # Re-read as JSON: the same (JSON-mode) validation as the whole document's.
+            config = model.model_validate_json(json.dumps(raw))
+        except ValidationError as exc:
+            return f"invalid endpoint configuration: endpoint {name!r}: {exc}"
+        if self._nxcloud_type == KEEP_OLD_DATA and config.update_topics:
+            return _keep_old_data_refusal({name: config.update_topics})
+        return Endpoint(name, config)  # type: ignore[arg-type]  # one of EndpointConfig's members
+
+
+def _keep_old_data_refusal(updating: dict[str, tuple[str, ...]]) -> str:
+    shown = ", ".join(f"{name} ({', '.join(topics)})" for name, topics in sorted(updating.items()))
+    return (
+        f"NXCLOUD_TYPE is 2 (keep old data), so NXCloud would drop every update these endpoints receive: {shown}; "
+        "use type 1 (update/add), or remove the update topics from those endpoints"
+    )
 
 
 _SECRETS_DOCUMENT = TypeAdapter(dict[str, Annotated[str, Field(min_length=1)] | list[str]])
@@ -416,7 +481,7 @@ class ParameterEndpoints:
         self._provider = SSMProvider(boto3_client=ssm)
         self._parameter = parameter
         self._max_age = max_age
-        self._parsed = _Parsed(partial(parse_endpoints, nxcloud_type=nxcloud_type))
+        self._parsed = _Parsed(partial(EndpointIndex, nxcloud_type=nxcloud_type))
 
     def get(self, name: str) -> Endpoint | None:
         """The endpoint called ``name``."""
@@ -437,7 +502,7 @@ class FileEndpoints:
 
     def __init__(self, path: str, *, nxcloud_type: int = 1) -> None:
         self._file = _WatchedFile(path)
-        self._parsed = _Parsed(partial(parse_endpoints, nxcloud_type=nxcloud_type))
+        self._parsed = _Parsed(partial(EndpointIndex, nxcloud_type=nxcloud_type))
 
     def get(self, name: str) -> Endpoint | None:
         """The endpoint called ``name``."""

@@ -118,6 +118,18 @@ def test_an_invalid_endpoint_configuration_answers_503(ingest_handler: Invoke, i
     assert ingest_handler(load_event("shopify"))["statusCode"] == 503
 
 
+def test_an_invalid_endpoint_refuses_only_its_own_requests(ingest_handler: Invoke, ingest_stack: IngestStack) -> None:
+    document = endpoints_document()
+    document["endpoints"]["tally"] = {"kind": "tally", "mapping": {"email": "  "}}
+    ingest_stack.put_endpoints(document)
+
+    tally, shopify = ingest_handler(load_event("tally")), ingest_handler(load_event("shopify"))
+
+    assert (tally["statusCode"], response_body(tally)["error"]) == (503, "config_unavailable")
+    assert shopify["statusCode"] == 202
+    assert ingest_stack.depth() == 1
+
+
 def test_type_2_with_an_endpoint_that_receives_updates_is_refused_at_load_and_logged(
     ingest_stack: IngestStack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 from nxbridge.config import IngestSettings
 from nxbridge.endpoints import (
     ConfigError,
+    EndpointIndex,
     FileEndpoints,
     FileSecrets,
     FormEndpoint,
@@ -68,9 +69,46 @@ def test_only_form_endpoints_may_be_unsigned() -> None:
     ],
     ids=["kind", "target", "jmespath", "records", "empty-source", "nxcloud-mapping", "phone-field", "default", "extra"],
 )
-def test_invalid_configurations_are_refused_with_a_reason(endpoint: dict[str, Any], complaint: str) -> None:
-    with pytest.raises(ConfigError, match=complaint):
-        parse_endpoints(document(x=endpoint))
+@pytest.mark.parametrize("reader", ["whole document", "ingest's index"])
+def test_invalid_configurations_are_refused_with_a_reason(
+    endpoint: dict[str, Any], complaint: str, reader: str
+) -> None:
+    with pytest.raises(InvalidConfig, match=complaint):
+        if reader == "whole document":
+            parse_endpoints(document(x=endpoint))
+        else:
+            EndpointIndex(document(x=endpoint)).get("x")
+
+
+def test_the_ingests_index_refuses_only_the_invalid_endpoint_and_keeps_each_one_it_validated() -> None:
+    index = EndpointIndex(document(shop={"kind": "shopify"}, broken={"kind": "tally", "mapping": {"email": " "}}))
+
+    shop = index.get("shop")
+    assert shop is not None and shop.kind == "shopify" and shop.secret_name == "shop"
+    assert index.get("shop") is shop
+    for _ in range(2):
+        with pytest.raises(InvalidConfig, match=r"(?s)'broken'.*must not be empty"):
+            index.get("broken")
+    assert index.get("nope") is None
+    assert index.get("shop") == parse_endpoints(document(shop={"kind": "shopify"})).get("shop")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [document(**{"my shop": {"kind": "shopify"}}), '{"endpoints": {"a": 5}}', '{"endpoints": {}, "x": 1}', "nope"],
+    ids=["name", "not-an-object", "extra", "not-json"],
+)
+def test_the_ingests_index_refuses_a_document_of_the_wrong_shape_at_once(raw: str) -> None:
+    with pytest.raises(InvalidConfig):
+        EndpointIndex(raw)
+
+
+def test_type_2_is_refused_by_the_ingests_index_for_each_endpoint_that_receives_updates() -> None:
+    index = EndpointIndex(document(shop={"kind": "shopify"}, contact={"kind": "form"}), nxcloud_type=2)
+
+    assert index.get("contact") is not None
+    with pytest.raises(InvalidConfig, match=r"NXCLOUD_TYPE is 2 .*shop \(customers/update\)"):
+        index.get("shop")
 
 
 def test_endpoint_names_must_be_url_safe() -> None:

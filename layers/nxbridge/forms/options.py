@@ -52,7 +52,8 @@ FILL_TOKEN_MAX_AGE_SECONDS = 86_400
 class FormOptions(BaseModel):
     """A form endpoint: authentication and delivery id, what a browser gets, CORS and spam defences."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validated inside FormEndpoint, whose schema holds this one's: no validator of its own unless used alone.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     secret_header: HeaderName = "x-webhook-secret"  # noqa: S105 - a header name, not a secret
     delivery_id_header: HeaderName = "idempotency-key"
