@@ -1,6 +1,6 @@
 """Settings of what reads the CustomersDLQ: ``nxbridge dlq`` and the ReplayFunction."""
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from nxbridge.config import MAX_REPLAYS, SCAN_VISIBILITY_TIMEOUT, SCAN_WAIT_SECONDS
 from nxbridge.config.env import EnvSettings
@@ -16,6 +16,8 @@ class DlqSettings(EnvSettings):
 
 class ReplaySettings(DlqSettings):
     """ReplayFunction and ``nxbridge dlq replay``: the DLQ, the CustomersQueue replays go to, the replay guard."""
+
+    model_config = ConfigDict(defer_build=False)
 
     queue_url: str = Field(alias="QUEUE_URL")
     max_replays: int = Field(default=MAX_REPLAYS, ge=0, alias="MAX_REPLAYS")

@@ -1,6 +1,6 @@
 """DrainFunction's settings."""
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from nxbridge import facts
 from nxbridge.config.env import EnvSettings, NXCloudType, type_from_text
@@ -8,6 +8,8 @@ from nxbridge.config.env import EnvSettings, NXCloudType, type_from_text
 
 class DrainSettings(EnvSettings):
     """DrainFunction: NXCloud target, credentials secret, batch semantics and the DLQ."""
+
+    model_config = ConfigDict(defer_build=False)
 
     nxcloud_base_url: str = Field(default=facts.NXCLOUD_DEFAULT_BASE_URL, alias="NXCLOUD_BASE_URL")
     nxcloud_secret_arn: str = Field(alias="NXCLOUD_SECRET_ARN")

@@ -18,7 +18,9 @@ def type_from_text(value: object) -> object:
 class EnvSettings(BaseModel):
     """Settings read once from the environment (the template sets it; the local stack too)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    # A base, never validated itself: deferred, so that it gets no validator of its own. A function's own settings
+    # (IngestSettings, DrainSettings, ReplaySettings) set defer_build back to False: each one's first call reads them.
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 """IngestFunction's settings."""
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from nxbridge import facts
 from nxbridge.config.env import EnvSettings, NXCloudType, type_from_text
@@ -8,6 +8,8 @@ from nxbridge.config.env import EnvSettings, NXCloudType, type_from_text
 
 class IngestSettings(EnvSettings):
     """IngestFunction: where endpoints, secrets, the queue and the idempotency table are."""
+
+    model_config = ConfigDict(defer_build=False)
 
     queue_url: str = Field(alias="QUEUE_URL")
     endpoints_parameter: str | None = Field(default=None, alias="ENDPOINTS_PARAMETER")

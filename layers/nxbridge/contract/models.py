@@ -7,8 +7,6 @@ NXCloud accepts. Phone numbers are made E.164 before they get here (``nxbridge.n
 is for customers that arrive already in NXCloud's shape.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import json
 import re
@@ -212,7 +210,7 @@ class Customer(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_contact(self) -> Customer:
+    def _one_contact(self) -> "Customer":
         for name in CONTACT_FIELDS:
             if getattr(self, name):
                 return self
