@@ -340,12 +340,21 @@ class EndpointsDocument(_Frozen):
         return None if config is None else Endpoint(name, config)
 
 
+def _errors(exc: ValidationError, whole: str = "document") -> str:
+    """Where and why a document is invalid, without the values: a form's ``fill_token_secret`` may be among them, and
+    this text goes to the log (pydantic's own message shows each failing input)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or whole}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    )
+
+
 def parse_endpoints(raw: str | bytes, *, nxcloud_type: int = 1) -> EndpointsDocument:
     """Validate an endpoint configuration document (for the drain's batch_create type); InvalidConfig says why not."""
     try:
         document = EndpointsDocument.model_validate_json(raw)
     except ValidationError as exc:
-        raise InvalidConfig(f"invalid endpoint configuration: {exc}") from None
+        raise InvalidConfig(f"invalid endpoint configuration: {_errors(exc)}") from None
     updating = {name: config.update_topics for name, config in document.endpoints.items() if config.update_topics}
     if nxcloud_type == KEEP_OLD_DATA and updating:
         raise InvalidConfig(_keep_old_data_refusal(updating))
@@ -381,7 +390,7 @@ class EndpointIndex:
         try:
             self._outline = _Outline.model_validate_json(raw)
         except ValidationError as exc:
-            raise InvalidConfig(f"invalid endpoint configuration: {exc}") from None
+            raise InvalidConfig(f"invalid endpoint configuration: {_errors(exc)}") from None
         self._nxcloud_type = nxcloud_type
         # Name -> its endpoint, or why it cannot be used.
         self._validated: dict[str, Endpoint | str] = {}
@@ -407,7 +416,7 @@ class EndpointIndex:
             # Re-read as JSON: the same (JSON-mode) validation as the whole document's.
             config = model.model_validate_json(json.dumps(raw))
         except ValidationError as exc:
-            return f"invalid endpoint configuration: endpoint {name!r}: {exc}"
+            return f"invalid endpoint configuration: endpoint {name!r}: {_errors(exc, whole='endpoint')}"
         if self._nxcloud_type == KEEP_OLD_DATA and config.update_topics:
             return _keep_old_data_refusal({name: config.update_topics})
         return Endpoint(name, config)  # type: ignore[arg-type]  # one of EndpointConfig's members

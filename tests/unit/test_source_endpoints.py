@@ -80,6 +80,21 @@ def test_invalid_configurations_are_refused_with_a_reason(
             EndpointIndex(document(x=endpoint)).get("x")
 
 
+@pytest.mark.parametrize("reader", ["whole document", "ingest's index"])
+def test_a_refusal_names_the_field_and_the_rule_but_never_a_value(reader: str) -> None:
+    # A model-level rule fails on the whole endpoint; pydantic's own message would show it, fill-token key included.
+    raw = document(contact={"kind": "form", "form": {"honeypot_field": "email", "fill_token_secret": "tok-4711-key"}})
+
+    with pytest.raises(InvalidConfig) as refused:
+        if reader == "whole document":
+            parse_endpoints(raw)
+        else:
+            EndpointIndex(raw).get("contact")
+
+    assert "customer fields" in str(refused.value)
+    assert "tok-4711-key" not in str(refused.value) and "input_value" not in str(refused.value)
+
+
 def test_the_ingests_index_refuses_only_the_invalid_endpoint_and_keeps_each_one_it_validated() -> None:
     index = EndpointIndex(document(shop={"kind": "shopify"}, broken={"kind": "tally", "mapping": {"email": " "}}))
 
