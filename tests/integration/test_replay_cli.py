@@ -369,6 +369,8 @@ def test_ctrl_c_between_send_and_delete_finishes_that_record_and_loses_nothing(
 ) -> None:
     q = replay_queues
     ids = {q.bridge() for _ in range(6)}
+    # What the process had: Python's default, or SIG_IGN when a shell started the run in the background.
+    before = signal.getsignal(signal.SIGINT)
     sqs = SigintAfterSends(q.sqs, after=2)
     clients = replay_cli.Clients(sqs=sqs)  # type: ignore[arg-type]
     out, err = io.StringIO(), io.StringIO()
@@ -382,7 +384,7 @@ def test_ctrl_c_between_send_and_delete_finishes_that_record_and_loses_nothing(
     assert len(replayed) == 2
     assert in_dlq.isdisjoint(replayed)
     assert in_dlq | set(replayed) == ids
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_sent_but_not_deleted_exits_with_3(replay_queues: Queues, cli_base: list[str]) -> None:
