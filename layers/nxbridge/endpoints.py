@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from functools import cached_property, lru_cache, partial
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar, get_args
 
 import jmespath
 from jmespath.exceptions import JMESPathError
@@ -361,14 +361,9 @@ def parse_endpoints(raw: str | bytes, *, nxcloud_type: int = 1) -> EndpointsDocu
     return document
 
 
+# Kind -> its model: the members of EndpointConfig, each by its ``kind`` literal (one list of the kinds, the union's).
 ENDPOINT_MODELS: dict[str, type[_EndpointBase]] = {
-    "shopify": ShopifyEndpoint,
-    "woocommerce": WooCommerceEndpoint,
-    "typeform": TypeformEndpoint,
-    "tally": TallyEndpoint,
-    "standard": StandardEndpoint,
-    "form": FormEndpoint,
-    "nxcloud": NxcloudEndpoint,
+    get_args(model.model_fields["kind"].annotation)[0]: model for model in get_args(get_args(EndpointConfig)[0])
 }
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from nxbridge.config import IngestSettings
 from nxbridge.endpoints import (
+    ENDPOINT_MODELS,
     ConfigError,
     EndpointIndex,
     FileEndpoints,
@@ -93,6 +94,19 @@ def test_a_refusal_names_the_field_and_the_rule_but_never_a_value(reader: str) -
 
     assert "customer fields" in str(refused.value)
     assert "tok-4711-key" not in str(refused.value) and "input_value" not in str(refused.value)
+
+
+def test_the_ingests_index_knows_one_model_per_kind() -> None:
+    assert {kind: model.__name__ for kind, model in ENDPOINT_MODELS.items()} == {
+        "shopify": "ShopifyEndpoint",
+        "woocommerce": "WooCommerceEndpoint",
+        "typeform": "TypeformEndpoint",
+        "tally": "TallyEndpoint",
+        "standard": "StandardEndpoint",
+        "form": "FormEndpoint",
+        "nxcloud": "NxcloudEndpoint",
+    }
+    assert set(ENDPOINT_MODELS) == set(KINDS)
 
 
 def test_the_ingests_index_refuses_only_the_invalid_endpoint_and_keeps_each_one_it_validated() -> None:
