@@ -8,7 +8,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from bench.common import DOCS, ROOT, Figure, machine, now_utc
+from bench.common import DOCS, ROOT, Figure, machine, now_utc, python_speed
 
 NAMES = ("api", "drain", "ingest", "coldstart", "memory", "cost", "import", "sequential", "chaos", "local")
 # Cheap and local first; the bursts after them; the cost model after them, as it uses the others' measurements;
@@ -121,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = machine()
     started, clock = now_utc(), time.monotonic()
     print(f"nxbridge benchmarks on {host.label()}; load average {host.load_average}", flush=True)
+    speed_before = python_speed()
+    print(f"Python speed probe: `import boto3` takes {speed_before:.0f} ms of CPU", flush=True)
     results: dict[str, dict[str, object]] = {}
     figures: list[Figure] = []
     runners = _runners(args, results)
@@ -150,8 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(figure.details), flush=True)
         print(f"({time.monotonic() - began:.0f} s)", flush=True)
     figures.sort(key=lambda f: f.number)
+    speed_after = python_speed()
     seconds = time.monotonic() - clock
     print(f"\n=== Summary ({seconds:.0f} s)")
+    print(
+        f"Python speed probe: `import boto3` took {speed_before:.0f} ms of CPU at the start, "
+        f"{speed_after:.0f} ms at the end"
+    )
     for figure in figures:
         print(figure.headline())
     failed = [f for f in figures if not f.passed]
@@ -163,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import report  # noqa: PLC0415
 
         command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
-        report.write(report.render(figures, host, command, started, seconds))
+        report.write(report.render(figures, host, command, started, seconds, (speed_before, speed_after)))
         print(f"wrote {DOCS.relative_to(ROOT)}")
     elif not args.no_docs:
         print(f"{DOCS.relative_to(ROOT)} not rewritten: only a run of every figure rewrites it")

@@ -8,6 +8,8 @@ import logging
 import os
 import platform
 import statistics
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +78,32 @@ def machine() -> Machine:
         system=f"{platform.system()} {platform.machine()}",
         load_average=load,
     )
+
+
+# What the probe times: CPU, not wall time, of one ``import boto3`` in a fresh interpreter (the modules' bytecode
+# is compiled already, so it is the interpreter's work of building them: what Python code of every kind costs here).
+_PROBE = (
+    "import time, sys\nstarted = time.process_time()\nimport boto3\n"
+    "sys.stdout.write(repr(time.process_time() - started))"
+)
+SPEED_SAMPLES = 5
+
+
+def python_speed(samples: int = SPEED_SAMPLES) -> float:
+    """Milliseconds of CPU that ``import boto3`` takes in a fresh interpreter of this environment, the median of
+    ``samples`` (after one unmeasured run that warms the file cache).
+
+    The same code's absolute figures move with it from one run to the next on a shared VM (figure 10's rate, for
+    one), while the ratios move much less: the report prints it at the start and at the end of a run.
+    """
+    times: list[float] = []
+    for n in range(samples + 1):
+        completed = subprocess.run(
+            [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True, cwd=ROOT, timeout=120
+        )
+        if n:
+            times.append(float(completed.stdout) * 1000)
+    return statistics.median(times)
 
 
 def now_utc() -> dt.datetime:

@@ -29,12 +29,26 @@ Figure 4 builds the layer and the functions with their own Makefiles into a scra
 with a CPython of the runtime's version (the one layers/Makefile compiles the bytecode with); the runtime's boto3
 is installed once into `.venv-bench/lambda-runtime/`. Figure 5 builds `.venv-bench/` (runtime dependencies only)
 on first use, about a minute; later runs reuse both.
-Figure 9 is the chaos run of docs/testing.md at 20,000 webhooks, the longest: about 50 minutes on 2 shared cores.
+Figure 9 is the chaos run of docs/testing.md at 20,000 webhooks, the longest: about 15 minutes on 2 shared cores.
+
+The Python speed probe times `import boto3` in fresh interpreters (CPU, median of 5) at the start and at the end of
+the run. This VM's speed for Python code changes from day to day, and the absolute figures follow it: on
+2026-12-01 figure 4's `import boto3` took 106 ms and figure 10 gave 66.7 webhooks/s; on 2026-12-02 the same
+import took 179 ms and the same code gave 35-40/s. A ratio cancels only part of it: figure 2's floor (`json.dumps`
+and MD5, C code) took 0.18 ms on both days while the drain's Python work slowed, so the same code gave 3.7x on the
+first day and 4.8-6.4x on the second. Compare figures between runs with the probe beside them.
 """
 
 
-def render(figures: Sequence[Figure], machine: Machine, command: str, started: dt.datetime, seconds: float) -> str:
-    """The whole page."""
+def render(
+    figures: Sequence[Figure],
+    machine: Machine,
+    command: str,
+    started: dt.datetime,
+    seconds: float,
+    speed: tuple[float, float],
+) -> str:
+    """The whole page; ``speed`` is the Python speed probe's milliseconds at the start and at the end of the run."""
     summary = table(
         ["#", "figure", "result", "target", "verdict"],
         [[f.number, f.title, f.value, f.target, f"**{f.verdict}**"] for f in figures],
@@ -47,6 +61,8 @@ def render(figures: Sequence[Figure], machine: Machine, command: str, started: d
         f"- Started: {started:%Y-%m-%d %H:%M} UTC, took {seconds:.0f} s",
         f"- Machine: {machine.cpu_model}, `nproc` = {machine.nproc}, Python {machine.python}, {machine.system}; "
         f"load average at the start {machine.load_average} (other jobs share this machine)",
+        f"- Python speed probe: `import boto3` took {speed[0]:.0f} ms of CPU at the start of the run and "
+        f"{speed[1]:.0f} ms at the end (fresh interpreters, median of 5)",
         "",
         *summary,
         "",
