@@ -6,13 +6,15 @@ once it listens, and stops when its standard input closes, which is also what ha
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import sys
+from typing import Any
 
 from moto import backends
 from moto.core import responses
-from moto.dynamodb.parsing import expressions
+from moto.dynamodb.parsing import ast_nodes, expressions, validators
 
 from nxbridge_dev.local import moto_cloudformation, moto_sqs
 from nxbridge_dev.local.moto_server import MotoServer
@@ -37,6 +39,10 @@ def _method_names(clazz: object) -> list[str]:
 # moto's parser class, found at run time (moto's typing does not export it).
 _UpdateExpressionParser = getattr(expressions, "UpdateExpressionParser")  # noqa: B009
 _parse_update_expression = _UpdateExpressionParser.make
+# moto's syntax tree classes, found the same way.
+_Node = getattr(ast_nodes, "Node")  # noqa: B009
+_DESCENDED = (getattr(ast_nodes, "Expression"), getattr(ast_nodes, "UpdateExpressionFunction"))  # noqa: B009
+_DepthFirstTraverser = getattr(ast_nodes, "DepthFirstTraverser")  # noqa: B009
 
 
 @functools.lru_cache(maxsize=512)
@@ -54,6 +60,116 @@ def _speed_up_dispatch() -> None:
     _UpdateExpressionParser.make = classmethod(lambda _cls, expression: _update_expression(expression))
 
 
+# Whether a class of moto's syntax tree is a Node, and whether a traverser class processes a node class: the answers
+# of ``isinstance`` against moto's ABCs (no class is registered with them), which moto asks again for every node of
+# every traversal, ten traversals per UpdateItem.
+_IS_NODE: dict[type, bool] = {}
+_PROCESSES: dict[tuple[type, type], bool] = {}
+
+
+def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+    """moto's ``DepthFirstTraverser.traverse_node_recursively``, step for step, with the two ``isinstance`` answers
+    looked up by class (moto builds the traverser's processing map and a tuple of its keys for every node)."""
+    kind = type(node)
+    is_node = _IS_NODE.get(kind)
+    if is_node is None:
+        is_node = _IS_NODE[kind] = isinstance(node, _Node)
+    if is_node:
+        parent_node = node.parent
+        if node.children is not None:
+            for i, child_node in enumerate(node.children):
+                self.pre_processing_of_child(node, i)
+                self.traverse_node_recursively(child_node, i)
+        key = (type(self), type(node))
+        processed = _PROCESSES.get(key)
+        if processed is None:
+            processed = _PROCESSES[key] = isinstance(node, self.nodes_to_be_processed())
+        if processed:
+            node = self.process(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+    return node
+
+
+# Whether find_clauses descends into a child of this class (an Expression or an UpdateExpressionFunction).
+_DESCENDS: dict[type, bool] = {}
+
+
+def _find_clauses(self: Any, clause_types: Any) -> list[Any]:
+    """moto's ``Node.find_clauses`` with its ``isinstance`` answers looked up by class (the validators call it on
+    every UpdateExpression node of the tree)."""
+    clauses: list[Any] = []
+    for child in self.children or []:
+        kind = type(child)
+        if kind in clause_types:
+            clauses.append(child)
+            continue
+        descends = _DESCENDS.get(kind)
+        if descends is None:
+            descends = _DESCENDS[kind] = isinstance(child, _DESCENDED)
+        if descends:
+            clauses.extend(child.find_clauses(clause_types))
+    return clauses
+
+
+_ATOMIC = frozenset({str, int, float, bool, type(None)})
+# Whether _copy_tree copies an object of this class itself (a node of moto's tree).
+_COPIED_HERE: dict[type, bool] = {}
+
+
+def _copy_tree(node: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy`` of a syntax tree, as deepcopy makes it (same memo, so that a node reached twice, by a child
+    list and by a ``parent`` left over from moto's normalizing, is copied once), with nodes and lists copied here;
+    anything else in the tree goes to deepcopy itself with the same memo."""
+    kind = type(node)
+    if kind in _ATOMIC:
+        return node
+    found = memo.get(id(node))
+    if found is not None:
+        return found
+    if kind is list:
+        items: list[Any] = []
+        memo[id(node)] = items
+        items.extend(_copy_tree(item, memo) for item in node)
+        _keep_alive(node, memo)
+        return items
+    copied_here = _COPIED_HERE.get(kind)
+    if copied_here is None:
+        # A node of moto's tree that does not copy itself its own way (none does): what deepcopy would reconstruct.
+        copied_here = _COPIED_HERE[kind] = isinstance(node, _Node) and not hasattr(kind, "__deepcopy__")
+    if copied_here:
+        # What deepcopy does for an instance (``__reduce_ex__``): a new object of the class, then its state copied.
+        new = object.__new__(kind)
+        memo[id(node)] = new
+        state = {name: _copy_tree(value, memo) for name, value in node.__dict__.items()}
+        _keep_alive(node, memo)
+        new.__dict__.update(state)
+        return new
+    return copy.deepcopy(node, memo)
+
+
+def _keep_alive(original: Any, memo: dict[int, Any]) -> None:
+    """What deepcopy keeps in its memo so that an id stays the original's while the copy is made."""
+    memo.setdefault(id(memo), []).append(original)
+
+
+def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy`` for moto's validators: a syntax tree by :func:`_copy_tree`, anything else by deepcopy."""
+    if memo is None:
+        memo = {}
+    return _copy_tree(value, memo)
+
+
+def _speed_up_update_validation() -> None:
+    """UpdateItem's validation, moto's costliest step for the drain's watermarks, without its per-node overhead:
+    the traversals and clause searches ask ``isinstance`` by class once, and the tree each validator copies is
+    copied without deepcopy's generic dispatch. The trees, their order and their errors are moto's own."""
+    _DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively
+    _Node.find_clauses = _find_clauses
+    setattr(validators, "deepcopy", _deepcopy)  # noqa: B010 - the name validators.py imported from copy
+
+
 def start_server(host: str, port: int) -> MotoServer:
     """moto's server on ``host:port``, in this process, with the local stack's additions installed."""
     # moto's server logs every request through werkzeug; the stack reports what matters itself.
@@ -61,6 +177,7 @@ def start_server(host: str, port: int) -> MotoServer:
     moto_cloudformation.install()
     moto_sqs.install()
     _speed_up_dispatch()
+    _speed_up_update_validation()
     server = MotoServer(host, port)
     server.start()
     return server
