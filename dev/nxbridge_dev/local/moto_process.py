@@ -16,7 +16,7 @@ from moto import backends
 from moto.core import responses
 from moto.dynamodb.parsing import ast_nodes, expressions, validators
 
-from nxbridge_dev.local import moto_cloudformation, moto_sqs
+from nxbridge_dev.local import http_headers, moto_cloudformation, moto_sqs
 from nxbridge_dev.local.moto_server import MotoServer
 
 _list_of_moto_modules = backends.list_of_moto_modules
@@ -186,6 +186,8 @@ def start_server(host: str, port: int) -> MotoServer:
 def main(argv: list[str]) -> int:
     """Serve until standard input reaches its end."""
     host, port = argv[0], int(argv[1])
+    # This process is moto's alone: every request it reads goes through the plain-header parser.
+    http_headers.install()
     server = start_server(host, port)
     bound_host, bound_port = server.get_host_and_port()
     print(f"{bound_host} {bound_port}", flush=True)

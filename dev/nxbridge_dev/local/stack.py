@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from nxbridge.aws.sqs import queue_counts
 from nxbridge.endpoints import EndpointsDocument, parse_endpoints
+from nxbridge_dev.local import http_headers
 from nxbridge_dev.local.aws import FAKE_CREDENTIALS, LocalAws
 from nxbridge_dev.local.console import CONSOLE_PREFIX, LocalConsole, local_console
 from nxbridge_dev.local.deploy import DeployedFunction, DeployError, Deployment, deploy
@@ -571,6 +572,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"nxbridge run: {exc}")
         return 2
     stopping = threading.Event()
+    # This process is the stack's alone (``nxbridge run``): the front's requests and moto's answers to the
+    # functions' clients are read by the plain-header parser, which makes the email parser's messages.
+    http_headers.install()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         stopping.set()
