@@ -58,7 +58,7 @@ def _plain(lines: list[bytes], cls: type[http.client.HTTPMessage]) -> http.clien
 
 def install() -> None:
     """Parse every header block of this process this way (http.server and http.client both call the module's)."""
-    http.client.parse_headers = parse_headers
+    setattr(http.client, "parse_headers", parse_headers)  # noqa: B010 - typeshed's overloads are not this signature
 
 
 def uninstall() -> None:
