@@ -16,6 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.dynamodb import comparisons
 from moto.dynamodb.parsing import ast_nodes, expressions, validators
 
 from nxbridge.ordering import _CLAIM_CONDITION, _NAMES
@@ -124,6 +125,8 @@ def _install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(traverser, "traverse_node_recursively", traverser.traverse_node_recursively)
     monkeypatch.setattr(node, "find_clauses", node.find_clauses)
     monkeypatch.setattr(validators, "deepcopy", validators.deepcopy)
+    parser = comparisons.ConditionExpressionParser
+    monkeypatch.setattr(parser, "_lex_condition_expression", parser._lex_condition_expression)
     moto_process._speed_up_update_validation()
 
 
@@ -170,3 +173,37 @@ def _walk(node: Any) -> Iterator[Any]:
         yield children
         for child in children:
             yield from _walk(child)
+
+
+CONDITIONS: list[tuple[str, dict[str, str], dict[str, Any]]] = [
+    (_CLAIM_CONDITION, _NAMES, {":t": {"N": "1"}, ":me": {"S": "a"}, ":now": {"N": "2"}}),
+    ("#owner = :me", {"#owner": "lease_owner"}, {":me": {"S": "a"}}),
+    ("attribute_not_exists(id) OR #status <> :done", {"#status": "status"}, {":done": {"S": "COMPLETED"}}),
+    ("n BETWEEN :lo AND :hi AND NOT contains(s, :red)", {}, {":lo": {"N": "1"}, ":hi": {"N": "9"}, ":red": {"S": "r"}}),
+    ("size(l) >= :two AND m.a.b IN (:x, :y)", {}, {":two": {"N": "2"}, ":x": {"S": "x"}, ":y": {"S": "y"}}),
+    ("begins_with(m.a.b, :p) AND (n < :v OR n > :w)", {}, {":p": {"S": "x"}, ":v": {"N": "1"}, ":w": {"N": "8"}}),
+]
+UNREADABLE = ["n = = :v", "n ! :v", "((n = :v)", "n = :v $"]
+
+
+def _parsed(expression: str, names: dict[str, str], values: dict[str, Any]) -> str:
+    try:
+        parser = comparisons.ConditionExpressionParser(expression, names, values)
+        return repr(parser.parse()) + repr((parser.expr_attr_names_found, parser.expr_attr_values_found))
+    except Exception as exc:  # what moto raises is the outcome compared
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_conditions_parse_as_in_moto_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = [*CONDITIONS, *((text, {}, {":v": {"N": "1"}}) for text in UNREADABLE)]
+    moto_own = [_parsed(*case) for case in cases]
+    _install(monkeypatch)
+    first = [_parsed(*case) for case in cases]
+    # The second time the tokens come from the cache; the parse must not have changed them.
+    second = [_parsed(*case) for case in cases]
+
+    assert first == second == moto_own
+    # Readable conditions parse; the others raise moto's ValueError, from the lexer or from the parser after it.
+    assert [outcome.startswith("ValueError") for outcome in moto_own] == [False] * len(CONDITIONS) + [True] * len(
+        UNREADABLE
+    )

@@ -10,10 +10,12 @@ import copy
 import functools
 import logging
 import sys
+from collections import deque
 from typing import Any
 
 from moto import backends
 from moto.core import responses
+from moto.dynamodb import comparisons
 from moto.dynamodb.parsing import ast_nodes, expressions, validators
 
 from nxbridge_dev.local import http_headers, moto_cloudformation, moto_sqs
@@ -161,6 +163,23 @@ def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
     return _copy_tree(value, memo)
 
 
+_ConditionParser = comparisons.ConditionExpressionParser
+_lex_condition = _ConditionParser._lex_condition_expression
+
+
+@functools.lru_cache(maxsize=512)
+def _condition_tokens(expression: str) -> tuple[Any, ...]:
+    """A condition's tokens, lexed once per distinct text (moto lexes it with six regexes per token on every call);
+    a text moto cannot lex raises, as it does, and is not kept."""
+    return tuple(_lex_condition(_ConditionParser(expression, None, None)))
+
+
+def _lex_condition_expression(self: Any) -> Any:
+    """moto's ``_lex_condition_expression``: a new deque of new tokens (each with its own empty children list, as
+    the lexer makes them), from the tokens of the first time this text was lexed."""
+    return deque(token._replace(children=[]) for token in _condition_tokens(self.condition_expression))
+
+
 def _speed_up_update_validation() -> None:
     """UpdateItem's validation, moto's costliest step for the drain's watermarks, without its per-node overhead:
     the traversals and clause searches ask ``isinstance`` by class once, and the tree each validator copies is
@@ -168,6 +187,7 @@ def _speed_up_update_validation() -> None:
     _DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively
     _Node.find_clauses = _find_clauses
     setattr(validators, "deepcopy", _deepcopy)  # noqa: B010 - the name validators.py imported from copy
+    setattr(_ConditionParser, "_lex_condition_expression", _lex_condition_expression)  # noqa: B010 - a method of moto's
 
 
 def start_server(host: str, port: int) -> MotoServer:
