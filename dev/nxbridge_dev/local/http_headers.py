@@ -47,7 +47,7 @@ def _plain(lines: list[bytes], cls: type[http.client.HTTPMessage]) -> http.clien
         else:
             return None
         name, colon, value = line.partition(":")
-        if not colon or "\r" in line or "\n" in line or not _NAME.fullmatch(name):
+        if not colon or "\r" in line or not _NAME.fullmatch(name):
             return None
         # compat32's header_source_parse: leading blanks of the value dropped, the line break too.
         headers.append((name, value.lstrip(" \t")))

@@ -62,21 +62,23 @@ def _speed_up_dispatch() -> None:
     _UpdateExpressionParser.make = classmethod(lambda _cls, expression: _update_expression(expression))
 
 
-# Whether a class of moto's syntax tree is a Node, and whether a traverser class processes a node class: the answers
-# of ``isinstance`` against moto's ABCs (no class is registered with them), which moto asks again for every node of
-# every traversal, ten traversals per UpdateItem.
-_IS_NODE: dict[type, bool] = {}
+@functools.cache
+def _is_a(kind: Any, classes: Any) -> bool:
+    """``isinstance`` of an object of class ``kind``, asked once per class: moto asks it against its ABCs (no class
+    is registered with them, so the class decides) for every node of every traversal, ten traversals per
+    UpdateItem."""
+    return issubclass(kind, classes)
+
+
+# Whether a traverser class processes a node class (moto builds the traverser's processing map and a tuple of its
+# keys to answer it, for every node).
 _PROCESSES: dict[tuple[type, type], bool] = {}
 
 
 def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
     """moto's ``DepthFirstTraverser.traverse_node_recursively``, step for step, with the two ``isinstance`` answers
     looked up by class (moto builds the traverser's processing map and a tuple of its keys for every node)."""
-    kind = type(node)
-    is_node = _IS_NODE.get(kind)
-    if is_node is None:
-        is_node = _IS_NODE[kind] = isinstance(node, _Node)
-    if is_node:
+    if _is_a(type(node), _Node):
         parent_node = node.parent
         if node.children is not None:
             for i, child_node in enumerate(node.children):
@@ -94,10 +96,6 @@ def _traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
     return node
 
 
-# Whether find_clauses descends into a child of this class (an Expression or an UpdateExpressionFunction).
-_DESCENDS: dict[type, bool] = {}
-
-
 def _find_clauses(self: Any, clause_types: Any) -> list[Any]:
     """moto's ``Node.find_clauses`` with its ``isinstance`` answers looked up by class (the validators call it on
     every UpdateExpression node of the tree)."""
@@ -107,17 +105,12 @@ def _find_clauses(self: Any, clause_types: Any) -> list[Any]:
         if kind in clause_types:
             clauses.append(child)
             continue
-        descends = _DESCENDS.get(kind)
-        if descends is None:
-            descends = _DESCENDS[kind] = isinstance(child, _DESCENDED)
-        if descends:
+        if _is_a(kind, _DESCENDED):
             clauses.extend(child.find_clauses(clause_types))
     return clauses
 
 
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
-# Whether _copy_tree copies an object of this class itself (a node of moto's tree).
-_COPIED_HERE: dict[type, bool] = {}
 
 
 def _copy_tree(node: Any, memo: dict[int, Any]) -> Any:
@@ -136,11 +129,8 @@ def _copy_tree(node: Any, memo: dict[int, Any]) -> Any:
         items.extend(_copy_tree(item, memo) for item in node)
         _keep_alive(node, memo)
         return items
-    copied_here = _COPIED_HERE.get(kind)
-    if copied_here is None:
-        # A node of moto's tree that does not copy itself its own way (none does): what deepcopy would reconstruct.
-        copied_here = _COPIED_HERE[kind] = isinstance(node, _Node) and not hasattr(kind, "__deepcopy__")
-    if copied_here:
+    # A node of moto's tree that does not copy itself its own way (none does): what deepcopy would reconstruct.
+    if _is_a(kind, _Node) and not hasattr(kind, "__deepcopy__"):
         # What deepcopy does for an instance (``__reduce_ex__``): a new object of the class, then its state copied.
         new = object.__new__(kind)
         memo[id(node)] = new
