@@ -62,12 +62,18 @@ def _speed_up_dispatch() -> None:
     _UpdateExpressionParser.make = classmethod(lambda _cls, expression: _update_expression(expression))
 
 
-@functools.cache
-def _is_a(kind: Any, classes: Any) -> bool:
+_IS_A: dict[tuple[type, Any], bool] = {}
+
+
+def _is_a(kind: type, classes: Any) -> bool:
     """``isinstance`` of an object of class ``kind``, asked once per class: moto asks it against its ABCs (no class
     is registered with them, so the class decides) for every node of every traversal, ten traversals per
-    UpdateItem."""
-    return issubclass(kind, classes)
+    UpdateItem. (A dict, not functools.cache: typeshed does not take a class for a cache key.)"""
+    key = (kind, classes)
+    answer = _IS_A.get(key)
+    if answer is None:
+        answer = _IS_A[key] = issubclass(kind, classes)
+    return answer
 
 
 # Whether a traverser class processes a node class (moto builds the traverser's processing map and a tuple of its
