@@ -36,7 +36,9 @@ the run. This VM's speed for Python code changes from day to day, and the absolu
 2026-12-01 figure 4's `import boto3` took 106 ms and figure 10 gave 66.7 webhooks/s; on 2026-12-02 the same
 import took 179 ms and the same code gave 35-40/s. A ratio cancels only part of it: figure 2's floor (`json.dumps`
 and MD5, C code) took 0.18 ms on both days while the drain's Python work slowed, so the same code gave 3.7x on the
-first day and 4.8-6.4x on the second. Compare figures between runs with the probe beside them.
+first day and 4.8-6.4x on the second. That evening the probe read 254-325 ms, the floor itself took 0.50 ms,
+figure 2 gave 5.6-5.7x and figure 10 27-31/s (docs/local.md, *Local scale*, accounts for that rate's CPU).
+Compare figures between runs with the probe beside them.
 """
 
 
