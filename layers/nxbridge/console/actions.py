@@ -178,11 +178,13 @@ def replay_run() -> BaseResponse:
             error=job.error is not None,
         )
 
+    def started(job: ReplayJob) -> None:
+        console.audit.record("replay started", job=job.id, confirmed=len(chosen.id), **audit_fields)
+
     try:
-        job = console.jobs.start(len(chosen.id), _replay_body(chosen, _replayed_at(request.form)), finished)
+        job = console.jobs.start(len(chosen.id), _replay_body(chosen, _replayed_at(request.form)), finished, started)
     except RuntimeError as exc:
         return _form_page(str(exc), request.form, status=409)
-    console.audit.record("replay started", job=job.id, confirmed=len(chosen.id), **audit_fields)
     return redirect(url_for("actions.job", job_id=job.id), code=303)
 
 

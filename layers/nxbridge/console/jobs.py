@@ -54,8 +54,15 @@ class Jobs:
         with self._lock:
             return self._jobs.get(job_id)
 
-    def start(self, confirmed: int, body: JobBody, on_end: Callable[[ReplayJob], None]) -> ReplayJob:
-        """Run ``body`` in a thread; ``on_end`` sees the job once it has its final summary or error."""
+    def start(
+        self,
+        confirmed: int,
+        body: JobBody,
+        on_end: Callable[[ReplayJob], None],
+        on_start: Callable[[ReplayJob], None] = lambda _job: None,
+    ) -> ReplayJob:
+        """Run ``body`` in a thread; ``on_start`` sees the job before the thread starts (so an audit line of the start
+        always comes before the end's), ``on_end`` once it has its final summary or error."""
         with self._lock:
             if any(not job.finished.is_set() for job in self._jobs.values()):
                 raise RuntimeError("a replay is already running; wait for it or stop it first")
@@ -72,5 +79,6 @@ class Jobs:
                 on_end(job)
                 job.finished.set()
 
+        on_start(job)
         threading.Thread(target=run, name=f"console-replay-{job.id}", daemon=True).start()
         return job
