@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.common import ROOT, Figure, table
 from nxbridge.aws.sqs import MAX_BATCH_ENTRIES
+from nxbridge.ordering import RELEASE_BATCH
 
 COMMAND = "python -m bench --only cost"
 PRICES_AS_OF = "November 2026"
@@ -59,12 +60,14 @@ class Inputs:
     # Network waits (assumptions): in-region AWS calls, and NXCloud (api-hk) from us-east-1.
     sqs_call_ms: float = 10.0
     dynamodb_call_ms: float = 5.0
-    # Newest wins (nxbridge.ordering): a conditional UpdateItem to claim and one to release, per customer, 1 WRU
-    # each (items < 1 KB). boto3's CPU per call on one core (python -m bench.ordering, loopback stub); calls run in
-    # ordering_workers threads, which overlap the waits but not the CPU (the GIL).
+    # Newest wins (nxbridge.ordering): a conditional UpdateItem to claim per customer, and a put to release it,
+    # ordering_release_batch to a BatchWriteItem; 1 WRU each (items < 1 KB). boto3's CPU per call on one core
+    # (python -m bench.ordering, loopback stub; a batch of puts counted as one call); calls run in ordering_workers
+    # threads, which overlap the waits but not the CPU (the GIL).
     ordering_writes_per_customer: float = 2.0
     ordering_client_cpu_ms: float = 2.0
     ordering_workers: int = 8
+    ordering_release_batch: int = RELEASE_BATCH
     nxcloud_round_trip_ms: float = 200.0
     nxcloud_per_customer_ms: float = 2.0
     # GetSecretValue: one per secret and warm container each cache period (300 s), the million customers spread
@@ -113,9 +116,12 @@ def ingest_ms(inputs: Inputs) -> float:
 
 
 def ordering_ms(inputs: Inputs, customers: float, memory_mb: int) -> float:
-    """The watermark calls for ``customers`` distinct customers: their CPU in series, their waits in parallel."""
-    calls = inputs.ordering_writes_per_customer * customers
-    rounds = inputs.ordering_writes_per_customer * math.ceil(customers / inputs.ordering_workers)
+    """The watermark calls for ``customers`` distinct customers: their CPU in series, their waits in parallel.
+
+    One claim per customer, then the releases in batches of ``ordering_release_batch``."""
+    releases = math.ceil(customers / inputs.ordering_release_batch)
+    calls = customers + releases
+    rounds = math.ceil(customers / inputs.ordering_workers) + math.ceil(releases / inputs.ordering_workers)
     return calls * inputs.ordering_client_cpu_ms * cpu_share_factor(memory_mb) + rounds * inputs.dynamodb_call_ms
 
 
@@ -357,10 +363,11 @@ def run(results: dict[str, dict[str, Any]] | None = None) -> Figure:
                 ],
                 ["SQS call / DynamoDB call", f"{inputs.sqs_call_ms:g} / {inputs.dynamodb_call_ms:g} ms", "assumption"],
                 [
-                    "watermark writes per customer o / boto3 CPU per call c_o / threads w",
-                    f"{inputs.ordering_writes_per_customer:g} / {inputs.ordering_client_cpu_ms:g} ms / "
-                    f"{inputs.ordering_workers}",
-                    "design (claim + release) / `python -m bench.ordering` / nxbridge.ordering.WORKERS",
+                    "watermark writes per customer o / releases per call / boto3 CPU per call c_o / threads w",
+                    f"{inputs.ordering_writes_per_customer:g} / {inputs.ordering_release_batch} / "
+                    f"{inputs.ordering_client_cpu_ms:g} ms / {inputs.ordering_workers}",
+                    "design (claim + release) / nxbridge.ordering.RELEASE_BATCH / `python -m bench.ordering` / "
+                    "nxbridge.ordering.WORKERS",
                 ],
                 [
                     "NXCloud call t_nx(n) = RTT + n·per-customer",

@@ -161,10 +161,10 @@ def _figure(one: Posting, many: Posting, final: dict[str, Any], drained_in: floa
         "",
         "The embedded AWS (moto) does every AWS call of the stack on one core: three per webhook of one customer "
         "for the ingest (idempotency record, SendMessageBatch, idempotency update; a delivery of several customers "
-        "also reads its queueing progress) and two DynamoDB writes per customer identity for the drain's "
-        "watermarks (claim and release), which cost moto more than the ingest's calls (docs/local.md, Local "
-        "scale). What the ingest can take is what moto and the stack's own process have left while the drain keeps "
-        "the queue short.",
+        "also reads its queueing progress) and, for the drain's watermarks, a conditional UpdateItem per customer "
+        "identity to claim it and a BatchWriteItem per 25 to release them, which cost moto more than the ingest's "
+        "calls (docs/local.md, Local scale). What the ingest can take is what moto and the stack's own process "
+        "have left while the drain keeps the queue short.",
     ]
     return Figure(
         number=10,

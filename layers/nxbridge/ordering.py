@@ -16,6 +16,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = [
     "KEY_PREFIX",
     "LEASE_SECONDS",
+    "RELEASE_BATCH",
+    "RELEASE_BATCH_MARGIN_SECONDS",
     "WATERMARK_TTL_SECONDS",
     "WORKERS",
     "Busy",
@@ -71,6 +74,14 @@ WATERMARK_TTL_SECONDS = 30 * 24 * 3600
 LEASE_SECONDS = 120
 # DynamoDB calls of one batch run this many at a time (boto3 clients are thread-safe; the calls wait on the network).
 WORKERS = 8
+# Releases go 25 to a BatchWriteItem (DynamoDB's limit), each a put of the item the conditional release would leave.
+# That is the same write only while our lease is live, as no other drain's claim can succeed before it expires; a
+# lease with less than this left (by our clock) is released by the conditional UpdateItem instead.
+RELEASE_BATCH = 25
+RELEASE_BATCH_MARGIN_SECONDS = 30
+# A BatchWriteItem's UnprocessedItems are sent again this many times, after 50 ms, then 100 ms (AWS: back off).
+_RELEASE_BATCH_ATTEMPTS = 3
+_LEASE_FIELDS = frozenset({"lease_owner", "lease_until", "lease_t"})
 _NAMES = {
     "#sent": "sent_at",
     "#owner": "lease_owner",
@@ -128,10 +139,14 @@ class Granted(Record):
     """The identity is ours until the release; ``sent_at`` and ``floor`` are what a release must not go below.
 
     ``floor`` is the version of an expired lease this claim took over: a drain that died may have stored it.
+    ``item`` is the item as the claim left it, without the lease, and ``lease_until`` the lease's end: what a
+    batched release writes, and until when it may.
     """
 
     sent_at: int | None = None
     floor: int | None = None
+    item: dict[str, Any] = field(default_factory=dict)
+    lease_until: int | None = None
 
 
 class Stale(Record):
@@ -162,10 +177,21 @@ class ClaimRequest(Record):
 
 
 class Release(Record):
-    """Give an identity back; ``sent_us`` (when set) becomes its watermark."""
+    """Give an identity back; ``sent_us`` (when set) becomes its watermark. ``granted`` (the claim) lets it go in a
+    batch; without it the release is the conditional UpdateItem."""
 
     identity: str
     sent_us: int | None
+    granted: Granted | None = None
+
+    def item(self) -> dict[str, Any]:
+        """The item the conditional release would leave: the claimed item without the lease, at ``sent_us``."""
+        if self.granted is None:
+            raise ValueError("a release without its claim cannot go in a batch")
+        item = {**self.granted.item, **Watermarks.key(self.identity)}
+        if self.sent_us is not None:
+            item["sent_at"] = {"N": str(self.sent_us)}
+        return item
 
 
 class Watermark(Record):
@@ -210,6 +236,8 @@ class Watermarks:
     def claim(self, request: ClaimRequest, *, owner: str, lease_seconds: float) -> Claim:
         """Take the identity's lease for ``request.event_us`` unless something newer may be stored or it is held."""
         now = self.now_us()
+        until = now + int(lease_seconds * 1_000_000)
+        expiration = int(self.clock()) + self.ttl_seconds
         try:
             answer = self.dynamodb.update_item(
                 TableName=self.table,
@@ -223,9 +251,9 @@ class Watermarks:
                     ":me": {"S": owner},
                     ":t": {"N": str(request.event_us)},
                     ":now": {"N": str(now)},
-                    ":until": {"N": str(now + int(lease_seconds * 1_000_000))},
+                    ":until": {"N": str(until)},
                     ":endpoint": {"S": request.endpoint},
-                    ":expiration": {"N": str(int(self.clock()) + self.ttl_seconds)},
+                    ":expiration": {"N": str(expiration)},
                 },
                 ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -241,7 +269,9 @@ class Watermarks:
         old = answer.get("Attributes", {})
         held = _watermark(old)
         taken_over = held.lease_until is not None and _text(old, "lease_owner") != owner
-        return Granted(held.sent_at, held.leased if taken_over else None)
+        item = {name: value for name, value in old.items() if name not in _LEASE_FIELDS}
+        item.update({"endpoint": {"S": request.endpoint}, "expiration": {"N": str(expiration)}})
+        return Granted(held.sent_at, held.leased if taken_over else None, item, until)
 
     def release(self, release: Release, *, owner: str) -> bool:
         """Drop our lease (and set the watermark); False when the lease was no longer ours or the call failed."""
@@ -266,6 +296,27 @@ class Watermarks:
             logger.warning("watermark release failed", extra={"error": _code(exc)})
             return False
         return True
+
+    def release_batch(self, releases: Sequence[Release], *, can_call: Callable[[], bool]) -> int:
+        """Release up to 25 claimed identities in one BatchWriteItem (see ``RELEASE_BATCH``); how many were written.
+
+        What DynamoDB leaves unprocessed is sent again (twice, backing off) while a call still fits; what is still
+        left then, or a failed call, leaves those leases to expire, as a failed conditional release does."""
+        pending: list[Any] = [{"PutRequest": {"Item": release.item()}} for release in releases]
+        for attempt in range(_RELEASE_BATCH_ATTEMPTS):
+            if attempt:
+                time.sleep(0.05 * 2 ** (attempt - 1))
+            if not can_call():
+                break
+            try:
+                answer = self.dynamodb.batch_write_item(RequestItems={self.table: pending})
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("watermark release failed", extra={"error": _code(exc), "leases": len(pending)})
+                break
+            pending = list(answer.get("UnprocessedItems", {}).get(self.table, []))
+            if not pending:
+                break
+        return len(releases) - len(pending)
 
     def read(self, identity: str) -> Watermark | None:
         """The identity's watermark (consistent read), or None when there is none."""
@@ -328,12 +379,22 @@ def release_all(
     owner: str,
     can_call: Callable[[], bool],
 ) -> int:
-    """Release every identity (in ``pool``) while there is time; how many were released."""
+    """Release every identity (in ``pool``) while there is time; how many were released.
+
+    A release whose lease has at least ``RELEASE_BATCH_MARGIN_SECONDS`` left goes in a batch of 25 (one call
+    instead of 25); any other, or one without its claim, is the conditional UpdateItem."""
+    latest = watermarks.now_us() + RELEASE_BATCH_MARGIN_SECONDS * 1_000_000
+    batched = [r for r in releases if r.granted is not None and (r.granted.lease_until or 0) >= latest]
+    single = [r for r in releases if r.granted is None or (r.granted.lease_until or 0) < latest]
+    chunks = [batched[start : start + RELEASE_BATCH] for start in range(0, len(batched), RELEASE_BATCH)]
+
+    def batch(chunk: Sequence[Release]) -> int:
+        return watermarks.release_batch(chunk, can_call=can_call)
 
     def one(release: Release) -> bool:
         return can_call() and watermarks.release(release, owner=owner)
 
-    return sum(pool.map(one, releases))
+    return sum(pool.map(batch, chunks)) + sum(pool.map(one, single))
 
 
 def release_for(granted: Granted, event_us: int, *, maybe_stored: bool) -> int | None:

@@ -67,17 +67,19 @@ def test_lambda_duration_is_billed_in_whole_milliseconds() -> None:
 def test_durations_add_cpu_and_the_network_waits_of_each_function() -> None:
     assert ingest_ms(SIMPLE) == pytest.approx(1.0 + 10.0 + 3 * 5.0)
     # 100 records of 0.1 ms each, the watermark calls, then one NXCloud call carrying 100 customers.
-    assert drain_ms(SIMPLE) == pytest.approx(10.0 + 330.0 + 200.0 + 100 * 2.0)
+    assert drain_ms(SIMPLE) == pytest.approx(10.0 + 174.0 + 200.0 + 100 * 2.0)
     # The forwarder does the ingest's work, one record's drain work, dedupe, one customer's watermark calls, and a
     # call carrying one customer.
     assert forwarder_ms(SIMPLE) == pytest.approx(1.0 + 0.1 + 15.0 + 12.0 + 200.0 + 2.0)
 
 
 def test_watermark_calls_serialize_their_cpu_and_overlap_their_waits() -> None:
-    # 200 calls of 1 ms CPU one after the other; their 5 ms waits 8 at a time: 2 x 13 rounds.
-    assert ordering_ms(SIMPLE, 100, FULL_VCPU_MB) == pytest.approx(200 * 1.0 + 2 * 13 * 5.0)
+    # 100 claims and 4 batched releases of 1 ms CPU one after the other; their 5 ms waits 8 at a time: 13 + 1 rounds.
+    assert ordering_ms(SIMPLE, 100, FULL_VCPU_MB) == pytest.approx(104 * 1.0 + (13 + 1) * 5.0)
     # At 512 MB the CPU share is smaller, so the same calls take longer; the waits do not.
-    assert ordering_ms(SIMPLE, 100, 512) == pytest.approx(200 * 1.0 * FULL_VCPU_MB / 512 + 130.0)
+    assert ordering_ms(SIMPLE, 100, 512) == pytest.approx(104 * 1.0 * FULL_VCPU_MB / 512 + 70.0)
+    # One customer: a claim and a release of its own (the call-per-webhook design), 2 rounds.
+    assert ordering_ms(SIMPLE, 1, FULL_VCPU_MB) == pytest.approx(2 * 1.0 + 2 * 5.0)
     lines = by_component(bridge_cost(SIMPLE, customers=1_000_000))
     assert lines["DynamoDB writes (ordering)"].quantity == pytest.approx(2_000_000)
     assert lines["DynamoDB writes (ordering)"].dollars == pytest.approx(2 * 0.625)
@@ -107,7 +109,7 @@ def test_bridge_total_matches_the_formula_by_hand() -> None:
     expected = (
         webhooks * 1.00 / 1e6
         + (webhooks + batches) * 0.20 / 1e6
-        + (webhooks * 26 / 1000 * gb + batches * 740 / 1000 * gb) * prices.lambda_arm_per_gb_second
+        + (webhooks * 26 / 1000 * gb + batches * 584 / 1000 * gb) * prices.lambda_arm_per_gb_second
         + (webhooks + customers / 10 + customers / 10) * 0.40 / 1e6
         + webhooks * (2 * 0.625 + 0.125) / 1e6
         + customers * 2 * 0.625 / 1e6

@@ -238,8 +238,9 @@ def test_watermarks_reach_every_function_and_each_role_grants_only_its_calls(tem
         assert ref_target(function(template, name)["Environment"]["Variables"]["ORDERING_TABLE"]) == "IdempotencyTable"
     drain = {grant for grant in role_grants(template, "DrainRole") if grant[1] == "IdempotencyTable"}
     replay = {grant for grant in role_grants(template, "ReplayRole") if grant[1] == "IdempotencyTable"}
-    # Claims and releases are conditional updates; replay reads one watermark, erasure scans and deletes.
-    assert drain == {("dynamodb:UpdateItem", "IdempotencyTable")}
+    # Claims are conditional updates, releases batched puts (or conditional updates); replay reads one watermark,
+    # erasure scans and deletes.
+    assert drain == {("dynamodb:UpdateItem", "IdempotencyTable"), ("dynamodb:BatchWriteItem", "IdempotencyTable")}
     assert replay == {(f"dynamodb:{a}", "IdempotencyTable") for a in ("GetItem", "Scan", "DeleteItem")}
 
 

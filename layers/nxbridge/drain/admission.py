@@ -95,7 +95,7 @@ def release(run: Run, watermarks: Watermarks | None, pool: ThreadPoolExecutor | 
     releases = []
     for item, granted, (identity, at) in run.claimed:
         sent = crashed or item.message_id in synced or item.message_id in run.maybe_stored
-        releases.append(Release(identity, release_for(granted, micros(at), maybe_stored=sent)))
+        releases.append(Release(identity, release_for(granted, micros(at), maybe_stored=sent), granted))
     call_ms = clients.DRAIN_ORDERING.call_seconds * 1000
     released = release_all(
         watermarks,
