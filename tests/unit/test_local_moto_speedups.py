@@ -127,6 +127,7 @@ def _install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(validators, "deepcopy", validators.deepcopy)
     parser = comparisons.ConditionExpressionParser
     monkeypatch.setattr(parser, "_lex_condition_expression", parser._lex_condition_expression)
+    monkeypatch.setattr(parser, "parse", parser.parse)
     moto_process._speed_up_update_validation()
 
 
@@ -184,6 +185,27 @@ CONDITIONS: list[tuple[str, dict[str, str], dict[str, Any]]] = [
     ("begins_with(m.a.b, :p) AND (n < :v OR n > :w)", {}, {":p": {"S": "x"}, ":v": {"N": "1"}, ":w": {"N": "8"}}),
 ]
 UNREADABLE = ["n = = :v", "n ! :v", "((n = :v)", "n = :v $"]
+# Conditions moto refuses for their names or values rather than their text.
+REFUSED: list[tuple[str, dict[str, str], dict[str, Any]]] = [
+    ("n BETWEEN :lo AND :hi", {}, {":lo": {"NULL": True}, ":hi": {"N": "9"}}),
+    ("n = :missing", {}, {":v": {"N": "1"}}),
+    ("#missing = :v", {}, {":v": {"N": "1"}}),
+    ("#n = :v", {"#n": "n"}, {":v": "not an attribute value"}),
+]
+
+
+def _other_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The same placeholders with other contents of the same types."""
+    other: dict[str, Any] = {}
+    for name, value in values.items():
+        kind, content = next(iter(value.items())) if isinstance(value, dict) else (None, value)
+        if kind == "N":
+            other[name] = {"N": str(int(content) + 40)}
+        elif kind == "S":
+            other[name] = {"S": content + "-other"}
+        else:
+            other[name] = value
+    return other
 
 
 def _parsed(expression: str, names: dict[str, str], values: dict[str, Any]) -> str:
@@ -195,15 +217,26 @@ def _parsed(expression: str, names: dict[str, str], values: dict[str, Any]) -> s
 
 
 def test_conditions_parse_as_in_moto_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    cases = [*CONDITIONS, *((text, {}, {":v": {"N": "1"}}) for text in UNREADABLE)]
-    moto_own = [_parsed(*case) for case in cases]
+    cases = [*CONDITIONS, *((text, {}, {":v": {"N": "1"}}) for text in UNREADABLE), *REFUSED]
+    # The same conditions with other values of the same types, then with one value of another type.
+    others = [(text, names, _other_values(values)) for text, names, values in cases]
+    retyped = [(text, names, {**values, ":v": {"S": "x"}}) for text, names, values in CONDITIONS if ":v" in values]
+    moto_own = [_parsed(*case) for case in [*cases, *others, *retyped]]
     _install(monkeypatch)
-    first = [_parsed(*case) for case in cases]
-    # The second time the tokens come from the cache; the parse must not have changed them.
-    second = [_parsed(*case) for case in cases]
+    first = [_parsed(*case) for case in [*cases, *others, *retyped]]
+    # The second time the tokens and trees come from the caches; the parse must not have changed them.
+    second = [_parsed(*case) for case in [*cases, *others, *retyped]]
 
     assert first == second == moto_own
+    # Each value reached the tree: other values, other trees.
+    assert moto_own[: len(CONDITIONS)] != moto_own[len(cases) : len(cases) + len(CONDITIONS)]
+    assert [outcome.split(":")[0] for outcome in moto_own[len(CONDITIONS) + len(UNREADABLE) : len(cases)]] == [
+        "IncorrectOperandType",
+        "KeyError",
+        "KeyError",
+        "AttributeError",
+    ]
     # Readable conditions parse; the others raise moto's ValueError, from the lexer or from the parser after it.
-    assert [outcome.startswith("ValueError") for outcome in moto_own] == [False] * len(CONDITIONS) + [True] * len(
-        UNREADABLE
-    )
+    assert [outcome.startswith("ValueError") for outcome in moto_own[: len(CONDITIONS) + len(UNREADABLE)]] == [
+        False
+    ] * len(CONDITIONS) + [True] * len(UNREADABLE)

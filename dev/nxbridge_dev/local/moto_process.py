@@ -176,6 +176,105 @@ def _lex_condition_expression(self: Any) -> Any:
     return deque(token._replace(children=[]) for token in _condition_tokens(self.condition_expression))
 
 
+class _Placeholder:
+    """What a cached condition tree holds where an ExpressionAttributeValue's content goes (see :func:`_parse`)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<value {self.name}>"
+
+
+_parse_condition = _ConditionParser.parse
+_AttributeValue = comparisons.AttributeValue
+_ConditionKey = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
+# A condition's tree with placeholders for its values, and the names and values moto found in it, by the text, its
+# attribute names and the placeholders' types: nothing else of a request decides the tree or its errors.
+_CONDITIONS: dict[_ConditionKey, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+_CONDITIONS_MAX = 512
+
+
+def _condition_key(parser: Any) -> _ConditionKey | None:
+    """The cache key of ``parser``'s condition, or None when it is not one to cache (no text, or a value that is
+    not a single-typed attribute value: moto's parser then goes its own way and raises its own error)."""
+    expression = parser.condition_expression
+    names = parser.expression_attribute_names or {}
+    values = parser.expression_attribute_values or {}
+    if not isinstance(expression, str) or not expression or not isinstance(names, dict) or not isinstance(values, dict):
+        return None
+    typed: list[tuple[str, str]] = []
+    for name, value in values.items():
+        if not isinstance(value, dict) or len(value) != 1:
+            return None
+        typed.append((name, next(iter(value))))
+    return expression, tuple(names.items()), tuple(typed)
+
+
+def _parse(self: Any) -> Any:
+    """moto's ``ConditionExpressionParser.parse``, parsed once per condition text, attribute names and value types.
+
+    The tree moto builds depends on the values' types alone (BETWEEN refuses a NULL bound; nothing else looks at a
+    value while parsing): it is built once with placeholders for the values, then copied for each request with the
+    request's values in their place. A condition moto refuses is parsed by moto every time, with the request's
+    values, so that its error is moto's own. moto's parse cost a seventh of its process under the local stack's
+    webhooks (the idempotency record's PutItem and the watermark claim's UpdateItem each carry a condition).
+    """
+    key = _condition_key(self)
+    if key is None:
+        return _parse_condition(self)
+    cached = _CONDITIONS.get(key)
+    if cached is None:
+        # moto's annotation says values are strings; its parser only carries them into the tree.
+        placeholders: dict[str, dict[str, Any]] = {name: {kind: _Placeholder(name)} for name, kind in key[2]}
+        template = _ConditionParser(self.condition_expression, self.expression_attribute_names, placeholders)
+        try:
+            tree = _parse_condition(template)
+        except Exception:  # whatever moto raises, it raises again below with the request's values
+            return _parse_condition(self)
+        cached = (tree, tuple(template.expr_attr_names_found), tuple(template.expr_attr_values_found))
+        if len(_CONDITIONS) >= _CONDITIONS_MAX:
+            _CONDITIONS.clear()
+        _CONDITIONS[key] = cached
+    tree, names_found, values_found = cached
+    self.expr_attr_names_found.extend(names_found)
+    self.expr_attr_values_found.extend(values_found)
+    return _bind(tree, self.expression_attribute_values, {})
+
+
+def _bind(node: Any, values: dict[str, Any], memo: dict[int, Any]) -> Any:
+    """A copy of a cached condition tree with each placeholder's attribute value made from ``values``: operators
+    and functions copied (one object reached twice, as a function's argument and its named attribute, copied once),
+    attribute paths and literals shared (nothing changes them once parsed)."""
+    kind = type(node)
+    if kind in _ATOMIC:
+        return node
+    found = memo.get(id(node))
+    if found is not None:
+        return found
+    copied: Any
+    if kind is _AttributeValue and type(node.value) is _Placeholder:
+        copied = _AttributeValue(values[node.value.name])
+    elif kind is tuple:
+        copied = tuple(_bind(item, values, memo) for item in node)
+    elif kind is list:
+        copied = [_bind(item, values, memo) for item in node]
+    elif issubclass(kind, _CONDITION_NODES):
+        copied = object.__new__(kind)
+        memo[id(node)] = copied
+        copied.__dict__.update({name: _bind(value, values, memo) for name, value in node.__dict__.items()})
+        return copied
+    else:
+        return node
+    memo[id(node)] = copied
+    return copied
+
+
+_CONDITION_NODES = (comparisons.Op, comparisons.Func)
+
+
 def _speed_up_update_validation() -> None:
     """UpdateItem's validation, moto's costliest step for the drain's watermarks, without its per-node overhead:
     the traversals and clause searches ask ``isinstance`` by class once, and the tree each validator copies is
@@ -184,6 +283,7 @@ def _speed_up_update_validation() -> None:
     _Node.find_clauses = _find_clauses
     setattr(validators, "deepcopy", _deepcopy)  # noqa: B010 - the name validators.py imported from copy
     setattr(_ConditionParser, "_lex_condition_expression", _lex_condition_expression)  # noqa: B010 - a method of moto's
+    setattr(_ConditionParser, "parse", _parse)  # noqa: B010 - a method of moto's
 
 
 def start_server(host: str, port: int) -> MotoServer:
