@@ -22,6 +22,7 @@ from nxbridge.ordering import ClaimRequest, Granted, Watermarks, identity_hash, 
 from tests.fixtures.aws import REGION
 from tests.fixtures.drain import (
     PLENTY_MS,
+    Clock,
     FakeCredentials,
     RecordingSQS,
     customer_id_of,
@@ -38,19 +39,15 @@ OLD, NEW, NEWER = T0, T0 + dt.timedelta(minutes=5), T0 + dt.timedelta(minutes=9)
 JANE = 1  # the customer every version belongs to (one phone, so one identity)
 
 
+@pytest.fixture
+def clock() -> Clock:
+    """The watermarks' clock, at T0 (the shared ``watermarks`` fixture runs on it)."""
+    return Clock(T0.timestamp())
+
+
 def version(at: dt.datetime, name: str, n: int = JANE) -> Envelope:
     """Jane's record as of ``at``, told apart by its full name."""
     return versioned(n, at, full_name=name)
-
-
-@dataclass
-class Clock:
-    """The watermarks' clock (epoch seconds), moved by the test instead of waiting."""
-
-    now: float = T0.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -103,16 +100,6 @@ class FakeNXCloud:
     def jane(self) -> str | None:
         """What NXCloud holds for Jane."""
         return self.holds.get(phone_of(JANE))
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def watermarks(idempotency_table: str, clock: Clock) -> Watermarks:
-    return Watermarks(boto3.client("dynamodb", region_name=REGION), idempotency_table, clock=clock)
 
 
 @pytest.fixture

@@ -27,18 +27,11 @@ from nxbridge.ordering import (
     release_for,
 )
 from tests.fixtures.aws import REGION
+from tests.fixtures.drain import Clock
 from tests.fixtures.security import LogAudit
 
 NOW = 1_750_000_000.0
 T = int(NOW * 1_000_000)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def counted(client: Any) -> Counter[str]:
@@ -50,12 +43,8 @@ def counted(client: Any) -> Counter[str]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def watermarks(idempotency_table: str, clock: Clock) -> Watermarks:
-    return Watermarks(boto3.client("dynamodb", region_name=REGION), idempotency_table, clock=clock)
+    """This module's start (the shared fixture's ``watermarks`` runs on it)."""
+    return Clock(NOW)
 
 
 def stored(watermarks: Watermarks, identity: str) -> dict[str, Any]:

@@ -117,18 +117,25 @@ def _find_clauses(self: Any, clause_types: Any) -> list[Any]:
 
 
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
+_UNKNOWN = object()
+
+
+def _known(node: Any, memo: dict[int, Any]) -> Any:
+    """What a tree copy uses for ``node`` without copying it: itself when atomic, its copy when already made in
+    this copy (``memo``); else ``_UNKNOWN``."""
+    if type(node) in _ATOMIC:
+        return node
+    return memo.get(id(node), _UNKNOWN)
 
 
 def _copy_tree(node: Any, memo: dict[int, Any]) -> Any:
     """``copy.deepcopy`` of a syntax tree, as deepcopy makes it (same memo, so that a node reached twice, by a child
     list and by a ``parent`` left over from moto's normalizing, is copied once), with nodes and lists copied here;
     anything else in the tree goes to deepcopy itself with the same memo."""
+    known = _known(node, memo)
+    if known is not _UNKNOWN:
+        return known
     kind = type(node)
-    if kind in _ATOMIC:
-        return node
-    found = memo.get(id(node))
-    if found is not None:
-        return found
     if kind is list:
         items: list[Any] = []
         memo[id(node)] = items
@@ -248,12 +255,10 @@ def _bind(node: Any, values: dict[str, Any], memo: dict[int, Any]) -> Any:
     """A copy of a cached condition tree with each placeholder's attribute value made from ``values``: operators
     and functions copied (one object reached twice, as a function's argument and its named attribute, copied once),
     attribute paths and literals shared (nothing changes them once parsed)."""
+    known = _known(node, memo)
+    if known is not _UNKNOWN:
+        return known
     kind = type(node)
-    if kind in _ATOMIC:
-        return node
-    found = memo.get(id(node))
-    if found is not None:
-        return found
     copied: Any
     if kind is _AttributeValue and type(node.value) is _Placeholder:
         copied = _AttributeValue(values[node.value.name])
