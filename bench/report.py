@@ -38,6 +38,8 @@ import took 179 ms and the same code gave 35-40/s. A ratio cancels only part of 
 and MD5, C code) took 0.18 ms on both days while the drain's Python work slowed, so the same code gave 3.7x on the
 first day and 4.8-6.4x on the second. That evening the probe read 254-325 ms, the floor itself took 0.50 ms,
 figure 2 gave 5.6-5.7x and figure 10 27-31/s (docs/local.md, *Local scale*, accounts for that rate's CPU).
+On 2026-12-03 the full run of 10:39 UTC read 153 ms (every figure of issue 18 passed); an hour later the probe
+read 171-182 ms and four standalone runs of figure 2 gave 4.69x to 5.71x on the same code.
 Compare figures between runs with the probe beside them.
 """
 
