@@ -197,16 +197,14 @@ class _Placeholder:
 
 _parse_condition = _ConditionParser.parse
 _AttributeValue = comparisons.AttributeValue
-_ConditionKey = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
-# A condition's tree with placeholders for its values, and the names and values moto found in it, by the text, its
-# attribute names and the placeholders' types: nothing else of a request decides the tree or its errors.
-_CONDITIONS: dict[_ConditionKey, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
-_CONDITIONS_MAX = 512
+_CONDITION_NODES = (comparisons.Op, comparisons.Func)
+_Template = tuple[Any, tuple[str, ...], tuple[str, ...]]
 
 
-def _condition_key(parser: Any) -> _ConditionKey | None:
-    """The cache key of ``parser``'s condition, or None when it is not one to cache (no text, or a value that is
-    not a single-typed attribute value: moto's parser then goes its own way and raises its own error)."""
+def _condition_key(parser: Any) -> tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] | None:
+    """What decides ``parser``'s tree and its errors: the text, the attribute names and each value's type; None when
+    it is not one to cache (no text, or a value that is not a single-typed attribute value: moto's parser then goes
+    its own way and raises its own error)."""
     expression = parser.condition_expression
     names = parser.expression_attribute_names or {}
     values = parser.expression_attribute_values or {}
@@ -220,31 +218,34 @@ def _condition_key(parser: Any) -> _ConditionKey | None:
     return expression, tuple(names.items()), tuple(typed)
 
 
+@functools.lru_cache(maxsize=512)
+def _condition_template(
+    expression: str, names: tuple[tuple[str, str], ...], typed: tuple[tuple[str, str], ...]
+) -> _Template | None:
+    """A condition's tree with placeholders for its values, and the names and values moto found in it; None when
+    moto refuses it (it is then parsed by moto with the request's values, so that the error is moto's own)."""
+    # moto's annotation says values are strings; its parser only carries them into the tree.
+    placeholders: dict[str, dict[str, Any]] = {name: {kind: _Placeholder(name)} for name, kind in typed}
+    template = _ConditionParser(expression, dict(names), placeholders)
+    try:
+        tree = _parse_condition(template)
+    except Exception:  # whatever moto raises, it raises again with the request's values
+        return None
+    return tree, tuple(template.expr_attr_names_found), tuple(template.expr_attr_values_found)
+
+
 def _parse(self: Any) -> Any:
     """moto's ``ConditionExpressionParser.parse``, parsed once per condition text, attribute names and value types.
 
     The tree moto builds depends on the values' types alone (BETWEEN refuses a NULL bound; nothing else looks at a
     value while parsing): it is built once with placeholders for the values, then copied for each request with the
-    request's values in their place. A condition moto refuses is parsed by moto every time, with the request's
-    values, so that its error is moto's own. moto's parse cost a seventh of its process under the local stack's
-    webhooks (the idempotency record's PutItem and the watermark claim's UpdateItem each carry a condition).
+    request's values in their place. moto's parse cost a seventh of its process under the local stack's webhooks
+    (the idempotency record's PutItem and the watermark claim's UpdateItem each carry a condition).
     """
     key = _condition_key(self)
-    if key is None:
-        return _parse_condition(self)
-    cached = _CONDITIONS.get(key)
+    cached = None if key is None else _condition_template(*key)
     if cached is None:
-        # moto's annotation says values are strings; its parser only carries them into the tree.
-        placeholders: dict[str, dict[str, Any]] = {name: {kind: _Placeholder(name)} for name, kind in key[2]}
-        template = _ConditionParser(self.condition_expression, self.expression_attribute_names, placeholders)
-        try:
-            tree = _parse_condition(template)
-        except Exception:  # whatever moto raises, it raises again below with the request's values
-            return _parse_condition(self)
-        cached = (tree, tuple(template.expr_attr_names_found), tuple(template.expr_attr_values_found))
-        if len(_CONDITIONS) >= _CONDITIONS_MAX:
-            _CONDITIONS.clear()
-        _CONDITIONS[key] = cached
+        return _parse_condition(self)
     tree, names_found, values_found = cached
     self.expr_attr_names_found.extend(names_found)
     self.expr_attr_values_found.extend(values_found)
@@ -267,17 +268,13 @@ def _bind(node: Any, values: dict[str, Any], memo: dict[int, Any]) -> Any:
     elif kind is list:
         copied = [_bind(item, values, memo) for item in node]
     elif issubclass(kind, _CONDITION_NODES):
+        # A condition tree has no cycles: the copy is recorded once its parts are made.
         copied = object.__new__(kind)
-        memo[id(node)] = copied
         copied.__dict__.update({name: _bind(value, values, memo) for name, value in node.__dict__.items()})
-        return copied
     else:
         return node
     memo[id(node)] = copied
     return copied
-
-
-_CONDITION_NODES = (comparisons.Op, comparisons.Func)
 
 
 def _speed_up_update_validation() -> None:
